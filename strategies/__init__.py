@@ -1,0 +1,1 @@
+"""Hypothesis strategies for ccwfuzz control blocks (installed as ``ccwfuzz.strategies``)."""
