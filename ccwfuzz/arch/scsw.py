@@ -128,6 +128,47 @@ class Scsw(ControlBlock):
     def word0(self) -> int:
         return self.to_words()[0]
 
+    def describe(self) -> str:
+        """One line a person can read, e.g. ``FC=start AC=- SC=primary|secondary|pending
+        DS=CE|DE CPA=0x1018 count=0``."""
+        return describe(self.word0, self.cpa, self.dstat, self.cstat, self.count)
+
+
+_FC_NAMES = ((FC_START, "start"), (FC_HALT, "halt"), (FC_CLEAR, "clear"))
+_AC_NAMES = (
+    (AC_RESUME_PENDING, "resume-pending"), (AC_START_PENDING, "start-pending"),
+    (AC_HALT_PENDING, "halt-pending"), (AC_CLEAR_PENDING, "clear-pending"),
+    (AC_SUBCHANNEL_ACTIVE, "subchannel-active"), (AC_DEVICE_ACTIVE, "device-active"),
+    (AC_SUSPENDED, "suspended"),
+)  # fmt: skip
+_SC_NAMES = (
+    (SC_ALERT, "alert"), (SC_INTERMEDIATE, "intermediate"), (SC_PRIMARY, "primary"),
+    (SC_SECONDARY, "secondary"), (SC_PENDING, "pending"),
+)  # fmt: skip
+_DEV_NAMES = ("ATTN", "SM", "CUE", "BUSY", "CE", "DE", "UC", "UE")
+_SCH_NAMES = ("PCI", "IL", "PGM", "PROT", "CDC", "CCC", "IFCC", "CHAIN")
+
+
+def _names(value: int, table: tuple[tuple[int, str], ...]) -> str:
+    return "|".join(n for m, n in table if value & m) or "-"
+
+
+def _bits(value: int, names: tuple[str, ...]) -> str:
+    return "|".join(n for k, n in enumerate(names) if value & (0x80 >> k)) or "-"
+
+
+def describe(w0: int, cpa: int = 0, dstat: int = 0, cstat: int = 0, count: int = 0) -> str:
+    """Human-readable SCSW (spec A.2 names)."""
+    parts = [f"FC={_names(w0, _FC_NAMES)}", f"AC={_names(w0, _AC_NAMES)}",
+             f"SC={_names(w0, _SC_NAMES)}"]  # fmt: skip
+    if w0 & CC:
+        parts.append(f"deferred-cc={(w0 & CC) >> CC_SHIFT}")
+    parts += [f"{flag}" for flag, m in (("Z", Z), ("E", E), ("N", N)) if w0 & m]
+    if w0 & SC_PENDING:
+        parts += [f"DS={_bits(dstat, _DEV_NAMES)}", f"SS={_bits(cstat, _SCH_NAMES)}",
+                  f"CPA={cpa:#x}", f"count={count}"]  # fmt: skip
+    return " ".join(parts)
+
 
 def is_solicited(w0: int) -> bool:
     """Spec A.2: unsolicited iff deferred cc 0 and SC is exactly alert + pending."""
@@ -160,9 +201,7 @@ def validity_violations(w0: int) -> list[str]:
         bad.append("Z without FC start and intermediate status (spec A.2)")
     if w0 & E and not (pending and not sc & SC_INTERMEDIATE and sc & SC_ALERT):
         bad.append("E without pending, non-intermediate alert status (spec A.2)")
-    if w0 & N and not (
-        fc and pending and (not sc & SC_INTERMEDIATE or ac & AC_SUSPENDED)
-    ):
+    if w0 & N and not (fc and pending and (not sc & SC_INTERMEDIATE or ac & AC_SUSPENDED)):
         bad.append("N outside its validity condition (spec A.2)")
     if sc and not pending:
         bad.append("status-control bits without status pending (spec C.1)")
@@ -188,8 +227,10 @@ def validity_violations(w0: int) -> list[str]:
         bad.append("primary status while subchannel active (spec C.1)")
     if sc & SC_SECONDARY and ac & AC_DEVICE_ACTIVE:
         bad.append("secondary status while device active (spec C.1)")
-    if pending and sc & SC_INTERMEDIATE and not ac & (
-        AC_SUBCHANNEL_ACTIVE | AC_DEVICE_ACTIVE | AC_SUSPENDED
+    if (
+        pending
+        and sc & SC_INTERMEDIATE
+        and not ac & (AC_SUBCHANNEL_ACTIVE | AC_DEVICE_ACTIVE | AC_SUSPENDED)
     ):
         bad.append("intermediate status on a function that is not active (spec C.1)")
     return bad

@@ -39,7 +39,7 @@ _INPUT = (C.Kind.READ, C.Kind.READ_BACKWARD, C.Kind.SENSE)
 _SC_BITS_CLEARED_BY_STATUS = S.SC | S.CC | S.Z | S.E
 
 
-class ChannelProgramCheck(Exception):
+class ChannelProgramCheck(Exception):  # noqa: N818 - architecture vocabulary
     """Internal: the current CCW is invalid (spec A.6); ends the program."""
 
 
@@ -125,15 +125,23 @@ class Channel:
             # name the paths that were wanted but not operational.
             lost = orb_lpm & installed
             w[b + L.PMCW + 2] = w2 | (lost << 16)
-            self._status(i, (w0 & ~_SC_BITS_CLEARED_BY_STATUS) | (3 << S.CC_SHIFT)
-                         | S.SC_ALERT | S.SC_PENDING | (S.N if lost else 0))
+            self._status(
+                i,
+                (w0 & ~_SC_BITS_CLEARED_BY_STATUS)
+                | (3 << S.CC_SHIFT)
+                | S.SC_ALERT
+                | S.SC_PENDING
+                | (S.N if lost else 0),
+            )
             w[b + L.CH_FLAGS] = flags & L.CHF_LATE_DE
             return
         if w[b + L.DEV_BUSY]:
             # Spec C.5: device busy -> deferred cc 1, alert status.
             w[b + L.DEV_BUSY] -= 1
-            self._status(i, (w0 & ~_SC_BITS_CLEARED_BY_STATUS) | (1 << S.CC_SHIFT)
-                         | S.SC_ALERT | S.SC_PENDING)
+            self._status(
+                i,
+                (w0 & ~_SC_BITS_CLEARED_BY_STATUS) | (1 << S.CC_SHIFT) | S.SC_ALERT | S.SC_PENDING,
+            )
             w[b + L.CH_FLAGS] = flags & L.CHF_LATE_DE
             return
         lpum = usable & -usable
@@ -217,8 +225,13 @@ class Channel:
         ends_early = not t.immediate and t.moved < count
         long_record = not t.immediate and t.more and not ccw_flags & C.CD
         if (ends_early or long_record) and not ccw_flags & C.SLI:
-            self._end(i, addr, S.DEV_CHANNEL_END | S.DEV_DEVICE_END,
-                      pci | S.SCH_INCORRECT_LENGTH, residual)
+            self._end(
+                i,
+                addr,
+                S.DEV_CHANNEL_END | S.DEV_DEVICE_END,
+                pci | S.SCH_INCORRECT_LENGTH,
+                residual,
+            )
             return
         if ccw_flags & C.CD and not ends_early:
             w[b + L.CH_FLAGS] = chf | L.CHF_DATA_CHAIN
@@ -249,7 +262,8 @@ class Channel:
         block = (2048 if orb1 & O.T else 4096) if fmt2 else 2048
         if cda & (idaw_size - 1) or (fmt1 and cda & 0x80000000):
             raise ChannelProgramCheck
-        areas, left, idal = [], count, cda
+        areas: list[tuple[int, int]] = []
+        left, idal = count, cda
         while left:
             if not mem.valid(idal, idaw_size):
                 raise ChannelProgramCheck
@@ -315,7 +329,9 @@ class Channel:
         if not late:
             w0 &= ~S.AC_DEVICE_ACTIVE
         w[b + L.SCSW + 1] = addr + 8
-        w[b + L.SCSW + 2] = (dstat << S.DSTAT_SHIFT) | (cstat << S.CSTAT_SHIFT) | (residual & 0xFFFF)
+        w[b + L.SCSW + 2] = (
+            (dstat << S.DSTAT_SHIFT) | (cstat << S.CSTAT_SHIFT) | (residual & 0xFFFF)
+        )
         w[b + L.CH_FLAGS] = (chf & ~(L.CHF_LATE_DE | L.CHF_DATA_CHAIN)) | (
             L.CHF_DE_OWED if late else 0
         )
@@ -337,7 +353,7 @@ class Channel:
             return
         if w0 & S.SC_PENDING:
             w[b + L.SCSW] = w0
-            w[b + L.SCSW + 2] |= (pci << S.CSTAT_SHIFT)
+            w[b + L.SCSW + 2] |= pci << S.CSTAT_SHIFT
             return
         w[b + L.SCSW + 1] = addr + 8
         w[b + L.SCSW + 2] = (pci << S.CSTAT_SHIFT) | count

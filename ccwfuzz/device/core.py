@@ -60,7 +60,7 @@ class Core:
 
     def __init__(self, seg: Segment) -> None:
         self.seg = seg
-        w = seg.view("I")
+        w = seg.words()
         if len(w) < L.HEADER_WORDS or w[L.H_MAGIC] != L.MAGIC:
             raise LayoutError(f"segment {seg.name} is not a ccwfuzz channel subsystem")
         if w[L.H_VERSION] != L.VERSION:

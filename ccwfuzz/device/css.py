@@ -375,7 +375,7 @@ def _format(
     config: CssConfig,
 ) -> None:
     """Write the header and the initial subchannel records (spec A.3 initial PMCW)."""
-    w = seg.view("I")
+    w = seg.words()
     mem_off = L.words_size(nsch)
     w[L.H_MAGIC] = L.MAGIC
     w[L.H_VERSION] = L.VERSION

@@ -95,9 +95,14 @@ class StorageDevice:
         if offset == 0:
             self.set_sense(index, b"")
         if cmd == ccw.CMD_SENSE_ID:
-            ident = struct.pack(">BHBHB", 0xFF, w[b + L.DEV_ID0] >> 16,
-                                (w[b + L.DEV_ID0] >> 8) & 0xFF, w[b + L.DEV_ID1] >> 16,
-                                (w[b + L.DEV_ID1] >> 8) & 0xFF)
+            ident = struct.pack(
+                ">BHBHB",
+                0xFF,
+                w[b + L.DEV_ID0] >> 16,
+                (w[b + L.DEV_ID0] >> 8) & 0xFF,
+                w[b + L.DEV_ID1] >> 16,
+                (w[b + L.DEV_ID1] >> 8) & 0xFF,
+            )
             return self._fixed(ident, offset, count)
         if cmd == ccw.CMD_NOP:
             return Transfer(immediate=True)

@@ -18,7 +18,7 @@ class GuestMemory:
         b'abc'
     """
 
-    __slots__ = ("_buf", "_base", "size")
+    __slots__ = ("_base", "_buf", "size")
 
     def __init__(self, buf: memoryview, base: int, size: int) -> None:
         self._buf = buf
@@ -26,7 +26,7 @@ class GuestMemory:
         self.size = size
 
     def valid(self, addr: int, n: int) -> bool:
-        return 0 <= addr and n >= 0 and addr + n <= self.size
+        return addr >= 0 and n >= 0 and addr + n <= self.size
 
     def read(self, addr: int, n: int) -> bytes:
         if not self.valid(addr, n):

@@ -14,7 +14,7 @@ class SchList:
     """FIFO over the words ``w``: header slots (head, tail, count), record slots
     (prev, next, queued)."""
 
-    __slots__ = ("_w", "_head", "_tail", "_count", "_prev", "_next", "_queued")
+    __slots__ = ("_count", "_head", "_next", "_prev", "_queued", "_tail", "_w")
 
     def __init__(
         self, w: memoryview, header: tuple[int, int, int], record: tuple[int, int, int]

@@ -159,7 +159,9 @@ class Segment:
         self._shm = shm
         self.owner = owner
         self.name: str = shm.name.lstrip("/")
-        self.buf: memoryview = shm.buf
+        buf = shm.buf
+        assert buf is not None
+        self.buf: memoryview = buf
         self._views: list[memoryview] = []
         self._closed = False
 
@@ -179,9 +181,9 @@ class Segment:
         """Attach to an existing segment (FileNotFoundError if it is gone)."""
         return cls(_open(name, False, 0), owner=False)
 
-    def view(self, fmt: str) -> memoryview:
-        """A typed view of the whole segment (released on close)."""
-        v = self.buf.cast(fmt)
+    def words(self) -> memoryview:
+        """The whole segment as native unsigned 32-bit words (released on close)."""
+        v = self.buf.cast("I")
         self._views.append(v)
         return v
 
