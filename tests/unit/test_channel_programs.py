@@ -29,7 +29,7 @@ def _cstat_after(rig: Rig, ccws: list[Ccw1] | list[Ccw0], **orb: int) -> int:
         ("MIDA flag", [Ccw1(ccw.CMD_READ, ccw.MIDA, 1, DATA)], {}),
         ("S flag without ORB S", [Ccw1(ccw.CMD_NOP, ccw.S)], {}),
         ("format-0 count 0", [Ccw0(ccw.CMD_READ, DATA, 0, 0, 0)], {"f": 0}),
-        ("TIC after TIC", [Ccw1(ccw.CMD_TIC, 0, 0, PROGRAM + 8), Ccw1(ccw.CMD_TIC, 0, 0, 0x2000)], {}),
+        ("TIC after TIC", [Ccw1(ccw.CMD_TIC, 0, 0, PROGRAM + 8), Ccw1(ccw.CMD_TIC, 0, 0, PROGRAM + 16), Ccw1(ccw.CMD_NOP)], {}),
         ("format-1 TIC with flags", [Ccw1(ccw.CMD_TIC, ccw.CC, 0, PROGRAM + 8), Ccw1(ccw.CMD_NOP)], {}),
         ("format-1 TIC with count", [Ccw1(ccw.CMD_TIC, 0, 4, PROGRAM + 8), Ccw1(ccw.CMD_NOP)], {}),
         ("format-1 TIC high nibble", [Ccw1(0x18, 0, 0, PROGRAM + 8), Ccw1(ccw.CMD_NOP)], {}),
@@ -57,9 +57,11 @@ def test_A6_format0_24bit_limit(rig: Rig) -> None:
 
 
 def test_A6_tic_loop_is_bounded(rig: Rig) -> None:
-    """spec A.6: more than 255 TICs in one channel program -> program check."""
-    ccws = [Ccw1(ccw.CMD_NOP, ccw.CC), Ccw1(ccw.CMD_TIC, 0, 0, PROGRAM)]
+    """spec A.6: more than 255 TICs in one channel program -> program check (the loop
+    moves data, so only the TIC limit can end it before the device runs out)."""
+    ccws = [Ccw1(ccw.CMD_READ, ccw.CC, 1, DATA), Ccw1(ccw.CMD_TIC, 0, 0, PROGRAM)]
     assert _cstat_after(rig, ccws) == PC
+    assert rig.scsw().cpa == PROGRAM + 16  # the 256th TIC failed
 
 
 def test_A6_nodata_ccws_are_bounded(rig: Rig) -> None:
