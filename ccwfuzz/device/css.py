@@ -134,6 +134,11 @@ class ChannelSubsystem:
         w1 = self._w[L.sch_base(index) + L.PMCW + 1]
         return w1 & (P.V | P.ENABLED) == P.V | P.ENABLED
 
+    def _ready(self, instr: str, sid: int) -> int | None:
+        """Index of an existing, operational subchannel, or None (cc 3)."""
+        i = self._index(instr, sid)
+        return i if i is not None and self._operational(i) else None
+
     def _fetch(self, instr: str, operand: _Operand, size: int, align: int) -> bytes:
         """The operand's first ``size`` bytes: from a guest address (alignment and
         access checked) or from the bytes given (too short = not accessible)."""
@@ -180,8 +185,8 @@ class ChannelSubsystem:
 
     def hsch(self, sid: int) -> int:
         """HALT SUBCHANNEL (spec B.2)."""
-        i = self._index("hsch", sid)
-        if i is None or not self._operational(i):
+        i = self._ready("hsch", sid)
+        if i is None:
             return 3
         w, b = self._w, L.sch_base(i)
         w0 = w[b + L.SCSW]
@@ -201,8 +206,8 @@ class ChannelSubsystem:
 
     def csch(self, sid: int) -> int:
         """CLEAR SUBCHANNEL (spec B.3): never cc 1 or 2."""
-        i = self._index("csch", sid)
-        if i is None or not self._operational(i):
+        i = self._ready("csch", sid)
+        if i is None:
             return 3
         b = L.sch_base(i)
         self._core.withdraw(i)
@@ -212,8 +217,8 @@ class ChannelSubsystem:
 
     def rsch(self, sid: int) -> int:
         """RESUME SUBCHANNEL (spec B.7)."""
-        i = self._index("rsch", sid)
-        if i is None or not self._operational(i):
+        i = self._ready("rsch", sid)
+        if i is None:
             return 3
         w, b = self._w, L.sch_base(i)
         w0 = w[b + L.SCSW]
@@ -227,8 +232,8 @@ class ChannelSubsystem:
 
     def xsch(self, sid: int) -> int:
         """CANCEL SUBCHANNEL (spec B.8): no interruption on cc 0."""
-        i = self._index("xsch", sid)
-        if i is None or not self._operational(i):
+        i = self._ready("xsch", sid)
+        if i is None:
             return 3
         w, b = self._w, L.sch_base(i)
         w0 = w[b + L.SCSW]
