@@ -33,6 +33,7 @@ from ccwfuzz.device.core import Core
 _CCW1 = struct.Struct(">BBHI")
 _FMT0_LIMIT = 1 << 24
 _FMT1_LIMIT = 1 << 31
+_MASK32 = 0xFFFFFFFF
 _MAX_TICS = 255
 _MAX_NODATA = 255
 _INPUT = (C.Kind.READ, C.Kind.READ_BACKWARD, C.Kind.SENSE)
@@ -68,9 +69,11 @@ class Channel:
                 return None
         elif not c.work.remove(index):
             return None
-        self._advance(index)
-        if c.has_work(index):
-            c.work.push(index)
+        try:
+            self._advance(index)
+        finally:  # even if the simulator itself fails, the work item is not lost
+            if c.has_work(index):
+                c.work.push(index)
         return index
 
     def run_until_idle(self, max_steps: int = 1_000_000) -> int:
@@ -150,6 +153,7 @@ class Channel:
         w[b + L.SCSW + 1] = w[b + L.ORB + 2]
         w[b + L.SCSW + 2] = 0
         w[b + L.CH_CCW] = w[b + L.ORB + 2]
+        w[b + L.CH_LAST_END] = w[b + L.ORB + 2]  # nothing fetched yet
         w[b + L.CH_FLAGS] = flags & L.CHF_LATE_DE
         w[b + L.CH_TICS] = 0
         w[b + L.CH_NODATA] = 0
@@ -165,6 +169,7 @@ class Channel:
         if addr == 0 or addr & 7 or addr >= limit or not c.memory.valid(addr, 8):
             raise ChannelProgramCheck
         raw = c.memory.read(addr, 8)
+        w[b + L.CH_LAST_END] = addr + 8
         if fmt1:
             cmd, ccw_flags, count, cda = _CCW1.unpack(raw)
         else:
@@ -190,7 +195,7 @@ class Channel:
         if ccw_flags & C.S:
             if not orb1 & O.S or data_chain:
                 raise ChannelProgramCheck
-            self._suspend(i, addr, count, ccw_flags & C.PCI)
+            self._suspend(i, addr, count, S.SCH_PCI if ccw_flags & C.PCI else 0)
             return
         if data_chain:
             command = w[b + L.CH_CMD]
@@ -213,7 +218,12 @@ class Channel:
         out = b"".join(c.memory.read(a, n) for a, n in areas) if k not in _INPUT else b""
         t = c.storage.execute(i, command, offset, count, out)
         if k in _INPUT and t.moved and not ccw_flags & C.SKP:
-            self._scatter(areas, t.data[: t.moved])
+            if k is C.Kind.READ_BACKWARD:
+                # Stored at descending addresses from the end of the area: the bytes
+                # arrive last-first and land in their forward order at its top.
+                self._scatter(areas, t.data[: t.moved][::-1], count - t.moved)
+            else:
+                self._scatter(areas, t.data[: t.moved], 0)
         first = not chf & L.CHF_STARTED
         chf |= L.CHF_STARTED
         residual = count if t.immediate else count - t.moved
@@ -224,7 +234,8 @@ class Channel:
             return
         ends_early = not t.immediate and t.moved < count
         long_record = not t.immediate and t.more and not ccw_flags & C.CD
-        if (ends_early or long_record) and not ccw_flags & C.SLI:
+        # Spec A.6: the length check is active when SLI=0 or CD=1 (CD takes precedence).
+        if (ends_early or long_record) and (not ccw_flags & C.SLI or ccw_flags & C.CD):
             self._end(
                 i,
                 addr,
@@ -280,19 +291,29 @@ class Channel:
             idal += idaw_size
         return areas
 
-    def _scatter(self, areas: list[tuple[int, int]], data: bytes) -> None:
+    def _scatter(self, areas: list[tuple[int, int]], data: bytes, skip: int) -> None:
+        """Store ``data`` into the areas, starting ``skip`` bytes into them."""
         pos = 0
         for a, n in areas:
+            if skip >= n:
+                skip -= n
+                continue
             if pos >= len(data):
                 break
-            chunk = data[pos : pos + n]
-            self._c.memory.write(a, chunk)
+            chunk = data[pos : pos + n - skip]
+            self._c.memory.write(a + skip, chunk)
             pos += len(chunk)
+            skip = 0
 
     # ---- status -----------------------------------------------------------------------
     def _status(self, i: int, w0: int) -> None:
-        """Store SCSW word 0 with status pending and queue the interruption."""
+        """Store SCSW word 0 with status pending and queue the interruption. Only an
+        enabled subchannel can become status pending (spec C.1): otherwise the status
+        is dropped."""
         b = L.sch_base(i)
+        if not self._w[b + L.PMCW + 1] & P.ENABLED:
+            self._w[b + L.SCSW] = w0 & ~(_SC_BITS_CLEARED_BY_STATUS | S.N)
+            return
         self._w[b + L.SCSW] = w0
         self._w[b + L.ESW] = (self._w[b + L.PMCW + 2] & P.LPUM) << 8  # format-1 ESW, LPUM
         self._c.make_pending(i)
@@ -328,7 +349,7 @@ class Channel:
         w0 = (w0 & ~(_SC_BITS_CLEARED_BY_STATUS | S.AC_SUBCHANNEL_ACTIVE)) | sc
         if not late:
             w0 &= ~S.AC_DEVICE_ACTIVE
-        w[b + L.SCSW + 1] = addr + 8
+        w[b + L.SCSW + 1] = (addr + 8) & _MASK32  # a bad TIC target may sit at 2**32 - 8
         w[b + L.SCSW + 2] = (
             (dstat << S.DSTAT_SHIFT) | (cstat << S.CSTAT_SHIFT) | (residual & 0xFFFF)
         )
@@ -375,7 +396,7 @@ class Channel:
         if active or not w0 & (S.AC_START_PENDING | S.AC_SUSPENDED):
             dstat = S.DEV_DEVICE_END
         if active or suspended:
-            w[b + L.SCSW + 1] = w[b + L.CH_CCW] + 8
+            w[b + L.SCSW + 1] = w[b + L.CH_LAST_END]
         w[b + L.SCSW + 2] = (dstat << S.DSTAT_SHIFT) | (w[b + L.SCSW + 2] & S.COUNT)
         w[b + L.CH_FLAGS] &= L.CHF_LATE_DE
         self._status(i, (w0 & ~(S.AC | _SC_BITS_CLEARED_BY_STATUS | S.N)) | S.SC_PENDING)

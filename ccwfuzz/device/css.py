@@ -299,6 +299,12 @@ class ChannelSubsystem:
             return 1
         if w0 & S.FC:
             return 2
+        if w[b + L.PMCW + 1] & P.ENABLED and not w1 & P.ENABLED:
+            # Disabled with a device end still owed (FC already 0): the device end can
+            # no longer be presented (spec C.1), so the channel forgets it.
+            w[b + L.SCSW] = w0 & ~S.AC_DEVICE_ACTIVE
+            w[b + L.CH_FLAGS] &= ~L.CHF_DE_OWED
+            self._core.work.remove(i)
         w[b + L.PMCW] = new[0]
         w[b + L.PMCW + 1] = (w[b + L.PMCW + 1] & ~P.W1_MODIFIABLE) | (w1 & P.W1_MODIFIABLE)
         w[b + L.PMCW + 2] = (w[b + L.PMCW + 2] & ~P.LPM) | (new[2] & P.LPM)

@@ -115,7 +115,9 @@ class StorageDevice:
         if cmd == ccw.CMD_READ_BACKWARD:
             n = min(count, cursor)
             w[b + L.DEV_CURSOR] = cursor - n
-            return Transfer(moved=n, data=bytes(self._buf[base + cursor - n : base + cursor])[::-1])
+            # The device sends its bytes last-first (the channel stores them downward).
+            data = bytes(self._buf[base + cursor - n : base + cursor])[::-1]
+            return Transfer(moved=n, data=data)
         if cmd == ccw.CMD_WRITE:
             n = min(count, self.block - cursor)
             self._buf[base + cursor : base + cursor + n] = out[:n]

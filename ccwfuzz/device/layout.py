@@ -66,6 +66,7 @@ DEV_BUSY = 50  # pending device-busy answers (deferred cc 1) to give
 DEV_SENSE = 51  # 8 words = 32 sense bytes, architectural order (byte access only)
 DEV_ID0 = 59  # control-unit type << 16 | control-unit model << 8
 DEV_ID1 = 60  # device type << 16 | device model << 8
+CH_LAST_END = 61  # address after the last CCW fetched (the CPA a halt reports)
 SCH_DRIVER = 64  # words 64..127 belong to the driver layer
 SCH_WORDS = 128
 

@@ -115,14 +115,14 @@ def test_skip_suppresses_storing(rig: Rig) -> None:
     assert rig.css.memory.read(DATA, 8) == b"\xaa" * 8
 
 
-def test_read_backward(rig: Rig) -> None:
+def test_read_backward_full_count(rig: Rig) -> None:
     storage = rig.css.device_storage(0)
     storage[:4] = b"wxyz"
+    del storage
     rig.css.memory.write(DATA + 0x40, (4).to_bytes(4, "big"))
     ccws = [Ccw1(ccw.CMD_CONTROL, ccw.CC, 4, DATA + 0x40), Ccw1(ccw.CMD_READ_BACKWARD, 0, 4, DATA)]
-    del storage
     assert _cstat_after(rig, ccws) == 0
-    assert rig.css.memory.read(DATA, 4) == b"zyxw"
+    assert rig.css.memory.read(DATA, 4) == b"wxyz"
 
 
 @pytest.mark.parametrize(("h", "t", "block"), [(0, 0, 2048), (1, 0, 4096), (1, 1, 2048)])
@@ -157,3 +157,36 @@ def test_sense_returns_and_resets_sense(rig: Rig) -> None:
     rig.tsch()
     _cstat_after(rig, [Ccw1(ccw.CMD_NOP)])
     assert rig.css.device_sense(0) == bytes(32)
+
+
+@pytest.mark.parametrize("target", [0xFFFFFFF8, 0x80000000, 0xFFFFFFFC])
+def test_A6_tic_to_top_of_address_space_ends_with_program_check(rig: Rig, target: int) -> None:
+    """spec A.6 / C.2: a TIC beyond 2 GiB is a program check that ends the program
+    (the reported CPA wraps at 32 bits instead of crashing the channel)."""
+    assert _cstat_after(rig, [Ccw1(ccw.CMD_TIC, 0, 0, target)]) == PC
+    assert rig.scsw().cpa == (target + 8) & 0xFFFFFFFF
+    assert rig.css.channel.busy() == []
+
+
+def test_A6_cd_takes_precedence_over_sli(rig: Rig) -> None:
+    """spec A.6: the length check is active when SLI=0 or CD=1: a record that ends
+    before a data-chained CCW's count is incorrect length even with SLI."""
+    ccws = [Ccw1(ccw.CMD_SENSE_ID, ccw.CD | ccw.SLI | ccw.CC, 10, DATA), Ccw1(ccw.CMD_NOP)]
+    assert _cstat_after(rig, ccws) == S.SCH_INCORRECT_LENGTH
+    assert rig.scsw().cpa == PROGRAM + 8  # chaining suppressed: the NOP did not run
+
+
+def test_read_backward_stores_downward(rig: Rig) -> None:
+    """Read backward stores at descending addresses from the end of the data area, so
+    a short record lands in forward order at the area's top."""
+    storage = rig.css.device_storage(0)
+    storage[:4] = b"ABCD"
+    del storage
+    rig.css.memory.write(DATA + 0x40, (4).to_bytes(4, "big"))
+    rig.css.memory.fill(DATA, 8, 0xEE)
+    ccws = [
+        Ccw1(ccw.CMD_CONTROL, ccw.CC, 4, DATA + 0x40),
+        Ccw1(ccw.CMD_READ_BACKWARD, ccw.SLI, 8, DATA),
+    ]
+    assert _cstat_after(rig, ccws) == 0
+    assert rig.css.memory.read(DATA, 8) == b"\xee" * 4 + b"ABCD"

@@ -34,7 +34,7 @@ def test_B2_halts_active_program(rig: Rig) -> None:
     rig.run()
     s = rig.scsw()
     assert s.sc == S.SC_PENDING and s.dstat == S.DEV_DEVICE_END and s.ac == 0
-    assert s.cpa == 0x1000 + 2 * 8 + 8
+    assert s.cpa == 0x1000 + 8 + 8  # two CCWs fetched: the last at 0x1008
     cc, _irb = rig.tsch()
     assert cc == 0 and rig.scsw().fc == 0
 
@@ -126,3 +126,24 @@ def test_B3_clear_ends_suspended_program(rig: Rig) -> None:
     assert rig.css.csch(rig.sid()) == 0
     rig.run()
     assert rig.scsw().ac == 0 and rig.scsw().sc == S.SC_PENDING
+
+
+def test_B2_halt_cpa_is_last_fetched_ccw_plus_8(rig: Rig) -> None:
+    """spec B.2 / C.2: the halt reports the CPA of the last CCW fetched + 8, the same
+    position a PCI status at that point reports."""
+    rig.start([Ccw1(ccw.CMD_NOP, ccw.CC | ccw.PCI), *LONG])
+    rig.css.channel.step()
+    rig.css.channel.step()
+    pci_cpa = rig.scsw().cpa
+    rig.tsch()
+    assert rig.css.hsch(rig.sid()) == 0
+    rig.run()
+    assert rig.scsw().cpa == pci_cpa == 0x1008
+
+
+def test_B2_halt_before_first_fetch_reports_orb_cpa(rig: Rig) -> None:
+    rig.start(LONG)
+    rig.css.channel.step()  # start accepted, no CCW fetched yet
+    rig.css.hsch(rig.sid())
+    rig.run()
+    assert rig.scsw().cpa == 0x1000

@@ -89,3 +89,13 @@ def test_B8_cc1_cc2_cc3(rig: Rig) -> None:
     rig.run()
     assert rig.css.xsch(rig.sid()) == 1
     assert rig.css.xsch(rig.sid(6)) == 3
+
+
+def test_C3_pci_on_suspending_ccw_is_pci_status(rig: Rig) -> None:
+    """spec C.3: suspension with the CCW PCI flag presents subchannel status PCI (even
+    with ORB U=1)."""
+    rig.start([Ccw1(ccw.CMD_NOP, ccw.CC | ccw.S | ccw.PCI), Ccw1(ccw.CMD_NOP)], s=1, u=1)
+    rig.run()
+    s = rig.scsw()
+    assert s.ac == S.AC_SUSPENDED >> 5
+    assert s.sc == S.SC_INTERMEDIATE | S.SC_PENDING and s.cstat == S.SCH_PCI

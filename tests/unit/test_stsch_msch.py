@@ -113,3 +113,20 @@ def test_B6_operand_fetch_rules(rig: Rig) -> None:
         rig.css.msch(rig.sid(), 0x2001)
     rig.css.memory.write(0x2000, rig.css.stsch(rig.sid())[1])
     assert rig.css.msch(rig.sid(), 0x2000) == 0
+
+
+def test_C1_disabled_subchannel_never_becomes_status_pending(rig: Rig) -> None:
+    """spec C.1: only an enabled subchannel becomes status pending. Disabling it while
+    a device end is still owed (FC already 0 after TSCH of primary status) drops the
+    device end instead of leaving a pending, unclearable subchannel."""
+    rig.css.events.late_device_end(0)
+    rig.start([Ccw1(ccw.CMD_NOP)])
+    rig.css.channel.step()
+    rig.css.channel.step()
+    rig.tsch()
+    assert rig.css.msch(rig.sid(), _modified(rig, e=0)) == 0
+    assert rig.scsw().ac == 0 and rig.css.channel.busy() == []  # device end forgotten
+    rig.run()
+    assert rig.scsw().sc == 0 and rig.css.pending_interruptions() == []
+    assert rig.css.msch(rig.sid(), _modified(rig, e=1)) == 0
+    assert rig.start([Ccw1(ccw.CMD_NOP)]) == 0
