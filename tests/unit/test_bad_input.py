@@ -61,6 +61,8 @@ def _schib(rng: random.Random, css: ChannelSubsystem, index: int) -> bytes:
     if rng.random() < 0.05:
         return rng.randbytes(rng.choice([0, 40, 52, 60]))
     raw = bytearray(css.schib_bytes(index % NSCH))
+    if rng.random() < 0.3:
+        raw[5] ^= 0x80  # PMCW E (word 1, 0x00800000): enable and disable often
     for _ in range(rng.choice([0, 1, 1, 2, 3])):
         bit = rng.randrange(52 * 8)
         raw[bit // 8] ^= 0x80 >> (bit % 8)
@@ -77,12 +79,20 @@ def _sid(rng: random.Random) -> int:
 
 
 def check_all(css: ChannelSubsystem) -> None:
+    """Invariants after every operation: SCSW validity (spec A.2), interruption queue
+    only for pending status (C.9), status pending only when enabled and operational
+    (C.1), and the channel's work queue holds exactly the subchannels with work."""
+    queued, busy = set(css.pending_interruptions()), set(css.channel.busy())
     for i in range(NSCH):
         w0 = css.scsw(i).word0
         bad = S.validity_violations(w0)
         assert not bad, f"subchannel {i} SCSW {w0:#010x}: {bad}"
         pending = bool(w0 & S.SC_PENDING)
-        assert (i in css.pending_interruptions()) <= pending, f"queued without pending on {i}"
+        assert (i in queued) <= pending, f"queued without pending on {i}"
+        if pending:
+            p = css.pmcw(i)
+            assert p.e and p.v, f"status pending on disabled/not-operational {i}"
+        assert (i in busy) == css._core.has_work(i), f"work queue disagrees on {i}"
 
 
 def _one(rng: random.Random, css: ChannelSubsystem) -> None:
@@ -104,8 +114,14 @@ def _one(rng: random.Random, css: ChannelSubsystem) -> None:
         elif op < 0.39:
             css.xsch(_sid(rng))
         elif op < 0.50:
-            cc, irb = css.tsch(_sid(rng), rng.choice([None, None, 0x3000, 0x3002]))
+            target = _sid(rng)
+            cc, irb = css.tsch(target, rng.choice([None, None, 0x3000, 0x3002]))
             assert cc in (0, 1, 3) and len(irb) in (0, 96)
+            if rng.random() < 0.3 and target & 0xFFFF < NSCH:
+                # a driver's close path: drain status, then disable (or re-enable)
+                raw = bytearray(css.schib_bytes(target & 0xFFFF))
+                raw[5] ^= 0x80
+                css.msch(target, bytes(raw))
         elif op < 0.53:
             cc, _raw = css.stsch(_sid(rng))
             assert cc in (0, 3)
@@ -118,8 +134,10 @@ def _one(rng: random.Random, css: ChannelSubsystem) -> None:
         else:
             ev, i = rng.random(), rng.randrange(NSCH)
             e = css.events
-            if ev < 0.3:
+            if ev < 0.2:
                 e.attention(i)
+            elif ev < 0.3:
+                e.late_device_end(i)
             elif ev < 0.45:
                 e.device_busy(i)
             elif ev < 0.55:
