@@ -15,7 +15,6 @@ from ccwfuzz.device import layout as L
 from ccwfuzz.device.devices import StorageDevice
 from ccwfuzz.device.memory import GuestMemory
 from ccwfuzz.device.qlist import SchList
-from ccwfuzz.device.segment import Segment
 
 
 class LayoutError(ValueError):
@@ -56,20 +55,24 @@ class CssConfig:
 
 
 class Core:
-    """Views and bookkeeping over one attached channel-subsystem segment."""
+    """Views and bookkeeping over one channel-subsystem region of a segment."""
 
-    def __init__(self, seg: Segment) -> None:
-        self.seg = seg
-        w = seg.words()
-        if len(w) < L.HEADER_WORDS or w[L.H_MAGIC] != L.MAGIC:
-            raise LayoutError(f"segment {seg.name} is not a ccwfuzz channel subsystem")
+    def __init__(self, region: memoryview) -> None:
+        if len(region) < 4 * L.HEADER_WORDS or len(region) % 4:
+            raise LayoutError("region too small for a channel subsystem")
+        w = region.cast("I")
+        if w[L.H_MAGIC] != L.MAGIC:
+            w.release()
+            raise LayoutError("region does not hold a ccwfuzz channel subsystem")
         if w[L.H_VERSION] != L.VERSION:
-            raise LayoutError(f"segment layout v{w[L.H_VERSION]}, this code reads v{L.VERSION}")
+            version = w[L.H_VERSION]
+            w.release()
+            raise LayoutError(f"channel subsystem layout v{version}, this code reads v{L.VERSION}")
         self.w = w
-        self.buf = seg.buf
+        self.buf = region
         self.nsch: int = w[L.H_NSCH]
-        self.memory = GuestMemory(seg.buf, w[L.H_MEM_OFFSET], w[L.H_MEM_SIZE])
-        self.storage = StorageDevice(w, seg.buf, w[L.H_DEV_OFFSET], w[L.H_DEV_BLOCK])
+        self.memory = GuestMemory(region, w[L.H_MEM_OFFSET], w[L.H_MEM_SIZE])
+        self.storage = StorageDevice(w, region, w[L.H_DEV_OFFSET], w[L.H_DEV_BLOCK])
         self.irq = SchList(
             w, (L.H_IRQ_HEAD, L.H_IRQ_TAIL, L.H_IRQ_COUNT), (L.IRQ_PREV, L.IRQ_NEXT, L.IRQ_QUEUED)
         )
@@ -78,6 +81,10 @@ class Core:
             (L.H_WORK_HEAD, L.H_WORK_TAIL, L.H_WORK_COUNT),
             (L.WORK_PREV, L.WORK_NEXT, L.WORK_QUEUED),
         )
+
+    def release(self) -> None:
+        """Drop the views into the region (before its segment is closed)."""
+        self.w.release()
 
     @property
     def flags(self) -> int:

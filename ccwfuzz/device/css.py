@@ -60,10 +60,13 @@ class ChannelSubsystem:
         (0, '0xc')
     """
 
-    def __init__(self, seg: Segment) -> None:
-        self._core = Core(seg)
+    def __init__(self, region: memoryview, segment: Segment | None = None) -> None:
+        """Use the channel subsystem formatted in ``region`` (see :meth:`format`); when
+        ``segment`` is given, :meth:`close` closes it too."""
+        self._core = Core(region)
         self._w = self._core.w
-        self.segment = seg
+        self._region = region
+        self.segment = segment
         self.memory = self._core.memory
         self.channel = Channel(self._core)
         self.events = Events(self._core)
@@ -77,40 +80,60 @@ class ChannelSubsystem:
         devices: Sequence[DeviceSpec] | None = None,
         config: CssConfig | None = None,
     ) -> ChannelSubsystem:
-        """Create a segment with ``subchannels`` subchannels (a storage device each
-        unless ``devices`` says otherwise); this process owns and will unlink it."""
+        """Create a segment of its own with ``subchannels`` subchannels (a storage
+        device each unless ``devices`` says otherwise); this process owns and will
+        unlink it."""
+        config = config or CssConfig()
+        seg = Segment.create(segment_size(subchannels, config))
+        try:
+            cls.format(seg.buf, subchannels, devices, config)
+            return cls(seg.buf, seg)
+        except BaseException:
+            seg.close()
+            raise
+
+    @classmethod
+    def format(
+        cls,
+        region: memoryview,
+        subchannels: int = 4,
+        devices: Sequence[DeviceSpec] | None = None,
+        config: CssConfig | None = None,
+    ) -> None:
+        """Write a fresh channel subsystem into ``region`` (at least
+        :func:`segment_size` bytes; zero-filled or not). Used to embed the subsystem in
+        a larger run segment, and to reset it between runs."""
         config = config or CssConfig()
         if not 1 <= subchannels <= MAX_SUBCHANNELS:
             raise ValueError(f"subchannels must be 1..{MAX_SUBCHANNELS}, not {subchannels}")
         if devices is not None and len(devices) != subchannels:
             raise ValueError(f"{len(devices)} devices given for {subchannels} subchannels")
+        if len(region) < segment_size(subchannels, config):
+            raise ValueError("region smaller than segment_size()")
         specs = list(devices) if devices is not None else [DeviceSpec()] * subchannels
         type_ids = [d.type_id() for d in specs]
-        seg = Segment.create(segment_size(subchannels, config))
-        try:
-            _format(seg, subchannels, specs, type_ids, config)
-            return cls(seg)
-        except BaseException:
-            seg.close()
-            raise
+        _format(region, subchannels, specs, type_ids, config)
 
     @classmethod
     def attach(cls, name: str) -> ChannelSubsystem:
         """Attach to a subsystem another process created (by segment name)."""
         seg = Segment.attach(name)
         try:
-            return cls(seg)
+            return cls(seg.buf, seg)
         except BaseException:
             seg.close()
             raise
 
     @property
     def name(self) -> str:
-        return self.segment.name
+        return self.segment.name if self.segment else ""
 
     def close(self) -> None:
-        """Detach; the creating process also unlinks the segment."""
-        self.segment.close()
+        """Release views; with a segment of its own, close it (the creating process
+        also unlinks it). Idempotent."""
+        self._core.release()
+        if self.segment is not None:
+            self.segment.close()
 
     def __enter__(self) -> ChannelSubsystem:
         return self
@@ -357,7 +380,7 @@ class ChannelSubsystem:
         :meth:`close`)."""
         st = self._core.storage
         base = self._w[L.H_DEV_OFFSET] + index * st.block
-        return self.segment.buf[base : base + st.block]
+        return self._region[base : base + st.block]
 
     def device_sense(self, index: int) -> bytes:
         return self._core.storage.sense(index)
@@ -379,14 +402,15 @@ def _tsch_clear(w0: int) -> int:
 
 
 def _format(
-    seg: Segment,
+    region: memoryview,
     nsch: int,
     specs: list[DeviceSpec],
     type_ids: list[int],
     config: CssConfig,
 ) -> None:
     """Write the header and the initial subchannel records (spec A.3 initial PMCW)."""
-    w = seg.words()
+    region[: segment_size(nsch, config)] = bytes(segment_size(nsch, config))
+    w = region.cast("I")
     mem_off = L.words_size(nsch)
     w[L.H_MAGIC] = L.MAGIC
     w[L.H_VERSION] = L.VERSION
