@@ -1,0 +1,7 @@
+"""Actors, the persistent pool, and runs."""
+
+from __future__ import annotations
+
+from ccwfuzz.exec.pool import Pool, PoolError, RunResult
+
+__all__ = ["Pool", "PoolError", "RunResult"]

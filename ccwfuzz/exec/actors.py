@@ -1,0 +1,188 @@
+"""What each actor process does in a run: workers (userspace, like QEMU), the channel
+(hardware and the interrupt top half) and the work queue (the bottom half)."""
+
+from __future__ import annotations
+
+import dataclasses
+import struct
+
+from ccwfuzz.arch import ccw as C
+from ccwfuzz.arch import orb as O
+from ccwfuzz.arch import scsw as S
+from ccwfuzz.device import ChannelSubsystem
+from ccwfuzz.driver import contract as K
+from ccwfuzz.driver.kernel import Kernel
+from ccwfuzz.driver.reference import Reference
+from ccwfuzz.program.ops import HW_EVENTS, OPS, HwEvent, Op
+from ccwfuzz.sync import Context
+from ccwfuzz.sync.history import Ev
+
+GUEST_PROGRAMS = 0x1000
+GUEST_SLOT = 0x100
+GUEST_SLOTS = 240
+OPCODE = {name: k + 1 for k, name in enumerate(OPS)}
+HWCODE = {name: k + 1 for k, name in enumerate(HW_EVENTS)}
+INSTR_SSCH, INSTR_HSCH, INSTR_CSCH = 1, 2, 3
+
+
+@dataclasses.dataclass
+class Env:
+    css: ChannelSubsystem
+    kernel: Kernel
+    driver: Reference
+
+
+def guest_cc(ret: int, size: int) -> int:
+    """QEMU's mapping of a region write's result to a guest condition code (spec B.1
+    "Passthrough"): success 0, -EBUSY 2, -ENODEV/-EACCES 3, anything else cc 0 with an
+    emulated unit-exception status."""
+    if ret == size:
+        return 0
+    if ret == -K.EBUSY:
+        return 2
+    if ret in (-K.ENODEV, -K.EACCES):
+        return 3
+    return 0
+
+
+def _write_retrying(ctx: Context, env: Env, op: Op, offset: int, data: bytes) -> int:
+    ret = env.driver.region_write(ctx, op.sch, offset, data)
+    tries = 0
+    while ret == -K.EAGAIN and op.retry and tries < 64:
+        backoff(ctx)
+        tries += 1
+        ret = env.driver.region_write(ctx, op.sch, offset, data)
+    return ret
+
+
+def backoff(ctx: Context) -> None:
+    """Let others run before retrying (QEMU's retry loop on -EAGAIN). In controlled
+    mode a timed wait on nothing: resumed when nobody else can run."""
+    ctx.wait(0xFFFF, lambda: True, soft=True)
+
+
+def do_op(ctx: Context, env: Env, me: int, index: int, op: Op) -> int:
+    """Run one worker op; returns its result (a return code or a length)."""
+    drv, sch = env.driver, op.sch
+    name = op.op
+    if name == "ssch":
+        fmt1 = bool(op.ctrl & O.F)
+        addr = GUEST_PROGRAMS + ((me * 20 + index) % GUEST_SLOTS) * GUEST_SLOT
+        raw = b"".join(
+            C.Ccw1(c.cmd, c.flags, c.count, c.addr).to_bytes() if fmt1
+            else C.Ccw0(c.cmd, c.addr & 0xFFFFFF, c.flags, 0, c.count).to_bytes()
+            for c in op.ccws
+        )  # fmt: skip
+        env.css.memory.write(addr, raw)
+        region = struct.pack(">III", op.intparm, op.ctrl, addr)
+        region += struct.pack(">III", S.FC_START, 0, 0) + bytes(96) + bytes(4)
+        ret = _write_retrying(ctx, env, op, 0, region)
+        ctx.record(Ev.GUEST_CC, INSTR_SSCH, sch, guest_cc(ret, len(region)), ret)
+        return ret
+    if name in ("hsch", "csch"):
+        cmd = K.ASYNC_CMD_HSCH if name == "hsch" else K.ASYNC_CMD_CSCH
+        ret = _write_retrying(ctx, env, op, K.ASYNC_REGION << K.REGION_SHIFT,
+                              struct.pack(">II", cmd, 0))  # fmt: skip
+        instr = INSTR_HSCH if name == "hsch" else INSTR_CSCH
+        ctx.record(Ev.GUEST_CC, instr, sch, guest_cc(ret, 8), ret)
+        return ret
+    if name == "wait_irq":
+        ev = env.kernel.io_event[sch]
+        if not ev.wait(ctx):
+            return 0
+        ev.read(ctx)
+        got = drv.region_read(ctx, sch, 0, K.IO_REGION_SIZE)
+        return len(got) if isinstance(got, bytes) else got
+    reads = {"read_io": (K.IO_REGION, K.IO_REGION_SIZE),
+             "read_async": (K.ASYNC_REGION, K.ASYNC_REGION_SIZE),
+             "read_schib": (K.SCHIB_REGION, K.SCHIB_REGION_SIZE),
+             "read_crw": (K.CRW_REGION, K.CRW_REGION_SIZE)}  # fmt: skip
+    if name in reads:
+        index_, size = reads[name]
+        got = drv.region_read(ctx, sch, index_ << K.REGION_SHIFT, size)
+        return len(got) if isinstance(got, bytes) else got
+    if name == "read":
+        got = drv.region_read(ctx, sch, op.offset, op.n)
+        return len(got) if isinstance(got, bytes) else got
+    if name == "write":
+        return drv.region_write(ctx, sch, op.offset, op.data)
+    return int(getattr(drv, name)(ctx, sch))
+
+
+def worker_body(ctx: Context, env: Env, ops: tuple[Op, ...]) -> None:
+    me = ctx.id
+    for index, op in enumerate(ops):
+        code = OPCODE[op.op]
+        ctx.record(Ev.OP_BEGIN, code, op.sch, index)
+        result = do_op(ctx, env, me, index, op)
+        ctx.record(Ev.OP_END, code, op.sch, index, result)
+
+
+def fire(ctx: Context, env: Env, ev: HwEvent) -> None:
+    with ctx.atomic():
+        _fire(ctx, env, ev)
+
+
+def _fire(ctx: Context, env: Env, ev: HwEvent) -> None:
+    e = env.css.events
+    result = 1
+    if ev.event == "attention":
+        result = int(e.attention(ev.sch))
+    elif ev.event == "busy":
+        e.device_busy(ev.sch)
+    elif ev.event == "paths_offline":
+        e.paths_offline(ev.sch, ev.mask)
+    elif ev.event == "paths_online":
+        e.paths_online(ev.sch, ev.mask)
+    elif ev.event == "late_de":
+        e.late_device_end(ev.sch)
+    elif ev.event == "not_operational":
+        e.not_operational(ev.sch)
+    elif ev.event == "operational":
+        e.operational(ev.sch)
+    ctx.record(Ev.HW_EVENT, HWCODE[ev.event], ev.sch, result)
+
+
+def channel_body(ctx: Context, env: Env, events: tuple[HwEvent, ...]) -> None:
+    """The hardware: fire due events, deliver interruptions through the driver's top
+    half, step the channel; idle when there is nothing to do."""
+    css, drv, k = env.css, env.driver, env.kernel
+    ei = iters = 0
+    while True:
+        ctx.point()
+        iters += 1
+        if ei < len(events) and iters > events[ei].after:
+            fire(ctx, env, events[ei])
+            ei, iters = ei + 1, 0
+            continue
+        with ctx.atomic():
+            hit = css.tpi()
+        if hit is not None:
+            drv.irq(ctx, hit[0] & 0xFFFF)
+            continue
+        with ctx.atomic():
+            stepped = css.channel.step()
+        if stepped is not None:
+            continue
+        if ei < len(events):
+            fire(ctx, env, events[ei])
+            ei, iters = ei + 1, 0
+            continue
+        if ctx.stopping():
+            return
+        k.channel_waitq.idle(ctx)
+
+
+def workqueue_body(ctx: Context, env: Env, part: object) -> None:
+    """The single-threaded work queue running the driver's bottom halves."""
+    k, drv = env.kernel, env.driver
+    while True:
+        ctx.point()
+        sch = k.next_work(ctx)
+        if sch is None:
+            if ctx.stopping():
+                return
+            k.wq_waitq.idle(ctx)
+            continue
+        drv.todo(ctx, sch)
+        k.work_done(ctx)

@@ -1,0 +1,1 @@
+"""Oracles: pure functions of a run history (DESIGN section 5)."""
