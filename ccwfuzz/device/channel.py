@@ -21,6 +21,7 @@ Choices where the sources disagree (spec G), PoP-faithful unless noted:
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 
 from ccwfuzz.arch import ccw as C
 from ccwfuzz.arch import orb as O
@@ -57,6 +58,10 @@ class Channel:
     def __init__(self, core: Core) -> None:
         self._c = core
         self._w = core.w
+        #: Called as ``on_poison(subchannel, address)`` when a fetched CCW consists of
+        #: ``poison_byte`` only: the channel is running freed memory (a use after free).
+        self.on_poison: Callable[[int, int], None] | None = None
+        self.poison_byte: bytes = b"\x6b" * 8
 
     # ---- driving ------------------------------------------------------------------
     def step(self, index: int | None = None) -> int | None:
@@ -170,6 +175,8 @@ class Channel:
             raise ChannelProgramCheck
         raw = c.memory.read(addr, 8)
         w[b + L.CH_LAST_END] = addr + 8
+        if raw == self.poison_byte and self.on_poison is not None:
+            self.on_poison(i, addr)
         if fmt1:
             cmd, ccw_flags, count, cda = _CCW1.unpack(raw)
         else:

@@ -38,7 +38,10 @@ D_CP_GEN = 6
 D_WORK_QUEUED = 7
 D_REMOVED = 8
 D_QUIESCING = 9
-D_SPARE = 10
+D_OPEN_COUNT = 10  # vfio core: open file references
+D_HALT_GEN = 11  # cp generation live when the last HSCH/CSCH was accepted (0: none)
+D_IRB_VALID = 12  # the private IRB slot holds an IRB not yet taken by the bottom half
+D_INFLIGHT = 13  # vfio core: region accesses in progress
 D_IO_REGION = 16  # 31 words: 124 bytes
 D_CMD_REGION = 48  # 2 words
 D_IRB = 52  # 24 words: the private IRB slot (spec D.4 H1)
@@ -50,7 +53,7 @@ DRV_WORDS = 96
 P_WQ, P_WQ_IDLE, P_CHANNEL, P_CRW_LOCK = 0, 1, 2, 3
 P_GLOBAL = 8
 P_PER_SCH = 6
-P_IO_MUTEX, P_SCH_LOCK, P_IO_EVENT, P_CRW_EVENT, P_QUIESCE = 0, 1, 2, 3, 4
+P_IO_MUTEX, P_SCH_LOCK, P_IO_EVENT, P_CRW_EVENT, P_QUIESCE, P_OPEN_LOCK = 0, 1, 2, 3, 4, 5
 
 
 def words_needed(nsch: int) -> int:
@@ -88,6 +91,7 @@ class Kernel:
         self.io_event = [EventCounter(table, self._slot(s, P_IO_EVENT)) for s in range(self.nsch)]
         self.crw_event = [EventCounter(table, self._slot(s, P_CRW_EVENT)) for s in range(self.nsch)]
         self.quiesce = [Completion(table, self._slot(s, P_QUIESCE)) for s in range(self.nsch)]
+        self.open_lock = [Mutex(table, self._slot(s, P_OPEN_LOCK)) for s in range(self.nsch)]
 
     @staticmethod
     def _slot(sch: int, k: int) -> int:
@@ -99,7 +103,7 @@ class Kernel:
         for s in range(self.nsch):
             for k, kind in ((P_IO_MUTEX, Kind.MUTEX), (P_SCH_LOCK, Kind.SPIN),
                             (P_IO_EVENT, Kind.EVENT), (P_CRW_EVENT, Kind.EVENT),
-                            (P_QUIESCE, Kind.COMPLETION)):  # fmt: skip
+                            (P_QUIESCE, Kind.COMPLETION), (P_OPEN_LOCK, Kind.MUTEX)):  # fmt: skip
                 kinds[self._slot(s, k)] = kind
         return kinds
 
@@ -108,7 +112,7 @@ class Kernel:
         for s in range(self.nsch):
             for k, n in ((P_IO_MUTEX, "io_mutex"), (P_SCH_LOCK, "sch->lock"),
                          (P_IO_EVENT, "io_trigger"), (P_CRW_EVENT, "crw_trigger"),
-                         (P_QUIESCE, "completion")):  # fmt: skip
+                         (P_QUIESCE, "completion"), (P_OPEN_LOCK, "dev_set->lock")):  # fmt: skip
                 names[self._slot(s, k)] = f"{n}[{s}]"
         return names
 

@@ -32,8 +32,12 @@ from ccwfuzz.driver.kernel import (
     D_CRW_HEAD,
     D_CRW_RING,
     D_CRW_TAIL,
+    D_HALT_GEN,
+    D_INFLIGHT,
     D_IO_REGION,
     D_IRB,
+    D_IRB_VALID,
+    D_OPEN_COUNT,
     D_QUIESCING,
     D_REMOVED,
     D_STATE,
@@ -43,6 +47,7 @@ from ccwfuzz.sync import Context
 from ccwfuzz.sync.history import Ev
 
 CHUNK = 32  # bytes copied between scheduling points
+EBADF = 9
 MAX_CCWS = 256  # vfio-ccw fetches at most 256 CCWs per chain (spec A.6)
 VFIO_CCW_ISC = 3
 REGION_SIZES = {
@@ -87,9 +92,15 @@ class Reference:
         ctx.record(Ev.FSM, sch, old, new, event)
 
     def fsm_event(self, ctx: Context, sch: int, event: Event) -> None:
-        """``vfio_ccw_fsm_event``: dispatch on (state, event), spec D.1 table."""
-        action = self.jumptable()[self.get_state(ctx, sch)][event]
+        """``vfio_ccw_fsm_event``: dispatch on (state, event), spec D.1 table. Requests
+        record the state they met and the return code they left (``RET``)."""
+        before = self.get_state(ctx, sch)
+        action = self.jumptable()[before][event]
         action(ctx, sch, event)
+        if event == Event.IO_REQ:
+            ctx.record(Ev.RET, event, sch, self.io_ret(sch), before, self.state(sch))
+        elif event == Event.ASYNC_REQ:
+            ctx.record(Ev.RET, event, sch, self.cmd_ret(sch), before, self.state(sch))
 
     def jumptable(self) -> dict[State, dict[Event, Callable[[Context, int, Event], None]]]:
         nop, notoper = self.fsm_nop, self.fsm_notoper
@@ -207,10 +218,27 @@ class Reference:
                 cc = self.instr(ctx, sch, "csch")
                 ret = 0 if cc == 0 else -K.ENODEV
             else:
-                ret = -K.EINVAL
+                cc, ret = -1, -K.EINVAL
+            if cc == 0:
+                self.note_cancel(sch)
         finally:
             lock.unlock(ctx)
         self.set_cmd_ret(sch, ret)
+
+    def note_cancel(self, sch: int) -> None:
+        """Remember which channel program a halt or clear was aimed at (E10 guard)."""
+        d = self.k.d(sch)
+        self.w[d + D_HALT_GEN] = self.w[d + D_CP_GEN] if self.w[d + D_CP_INIT] else 0
+
+    def related(self, sch: int, w0: int) -> bool:
+        """Whether a final solicited interruption belongs to the live channel program.
+        A halt's or clear's status belongs to it only if that program was live when
+        the halt or clear was issued (spec E10: never free a cp for an unrelated
+        interrupt). Deviation from upstream, README "reference"."""
+        if not w0 & (S.FC_HALT | S.FC_CLEAR):
+            return True
+        d = self.k.d(sch)
+        return bool(self.w[d + D_CP_INIT] and self.w[d + D_HALT_GEN] == self.w[d + D_CP_GEN])
 
     def fsm_irq(self, ctx: Context, sch: int, event: Event) -> None:
         """``fsm_irq``: keep the IRB in the single private slot (H1), queue the bottom
@@ -249,6 +277,12 @@ class Reference:
             lock.unlock(ctx)
             self.fsm_event(ctx, sch, Event.NOT_OPER)
             return
+        # Deviation from upstream (README, "reference"): a bottom half already queued
+        # for the last interruption could otherwise free the cp and set IDLE after
+        # STANDBY (it checked CP_PENDING under io_mutex, which close does not take).
+        lock.unlock(ctx)
+        self.k.flush_work(ctx)
+        lock.lock(ctx)
         self.set_state(ctx, sch, State.STANDBY, event)
         lock.unlock(ctx)
         self.close_free_cp(ctx, sch)
@@ -291,10 +325,15 @@ class Reference:
             return 0
         if not scsw.fc & (S.FC_HALT >> 12):
             cc = self.instr(ctx, sch, "hsch")
+            if cc == 0:
+                self.note_cancel(sch)
             if cc != 2:
                 return -K.EBUSY if cc in (0, 1) else -K.ENODEV
         if not scsw.fc & (S.FC_CLEAR >> 12):
-            return -K.EBUSY if self.instr(ctx, sch, "csch") == 0 else -K.ENODEV
+            if self.instr(ctx, sch, "csch") == 0:
+                self.note_cancel(sch)
+                return -K.EBUSY
+            return -K.ENODEV
         return -K.EBUSY
 
     def disable(self, ctx: Context, sch: int) -> int:
@@ -402,11 +441,12 @@ class Reference:
             with ctx.atomic():
                 cc, irb = self.css.tsch(sid_mod.make(sch))
             w0 = struct.unpack_from(">I", irb)[0] if irb else 0
-            ctx.record(Ev.INSTR, INSTR["tsch"], sch, cc, w0, self.state(sch))
+            ctx.record(Ev.INSTR, INSTR["tsch"] | 1 << 8, sch, cc, w0, self.css.scsw(sch).word0)
             if cc == 0:
                 w0, w1, w2 = struct.unpack_from(">III", irb)
                 ctx.record(Ev.INTERRUPT, sch, w0, w1, w2, self.state(sch))
                 self.k.set_bytes(sch, D_IRB, 0, irb)
+                self.w[self.k.d(sch) + D_IRB_VALID] = 1
                 self.fsm_event(ctx, sch, Event.INTERRUPT)
         finally:
             lock.unlock(ctx)
@@ -414,7 +454,9 @@ class Reference:
 
     def todo(self, ctx: Context, sch: int) -> None:
         """``vfio_ccw_sch_io_todo`` (L-new: steps 2-4 under ``io_mutex``)."""
-        irb = bytearray(self.k.bytes_at(sch, D_IRB, 96))
+        irb = self.take_irb(ctx, sch)
+        if irb is None:
+            return
         w0 = struct.unpack_from(">I", irb)[0]
         final = S.is_final(w0)
         mutex = self.k.io_mutex[sch]
@@ -423,7 +465,7 @@ class Reference:
         freed = False
         if S.is_solicited(w0):
             self.cp_update_scsw(sch, irb)
-            if final and before == State.CP_PENDING:
+            if final and before == State.CP_PENDING and self.related(sch, w0):
                 self.cp_free(ctx, sch)
                 freed = True
         self.store_irb(ctx, sch, bytes(irb))
@@ -433,14 +475,72 @@ class Reference:
         ctx.record(Ev.TODO, sch, w0, before, self.state(sch), freed)
         self.k.io_event[sch].signal(ctx)
 
+    def take_irb(self, ctx: Context, sch: int) -> bytearray | None:
+        """Take the IRB the top half left, once. Upstream reads the slot in place, so a
+        work item re-queued while running processes the same final IRB twice and can
+        free a channel program started in between (spec D.4 H1). Deviation from
+        upstream, README "reference"."""
+        lock, d = self.k.sch_lock[sch], self.k.d(sch)
+        lock.lock(ctx)
+        try:
+            if not self.w[d + D_IRB_VALID]:
+                return None
+            self.w[d + D_IRB_VALID] = 0
+            return bytearray(self.k.bytes_at(sch, D_IRB, 96))
+        finally:
+            lock.unlock(ctx)
+
     def store_irb(self, ctx: Context, sch: int, irb: bytes) -> None:
         self.copy_in(ctx, sch, D_IO_REGION, K.IRB_AREA, irb)
         ctx.record(Ev.IRB_STORE, sch, irb_hash(irb), struct.unpack_from(">I", irb)[0])
 
     # ---- region file (spec A.7, D.4) --------------------------------------------------------
     def region_write(self, ctx: Context, sch: int, offset: int, data: bytes) -> int:
+        """pwrite(2) on the device file (vfio core: needs an open device)."""
         if self.w[self.k.d(sch) + D_REMOVED]:
             return -K.ENODEV
+        if not self.io_enter(ctx, sch):
+            return -EBADF
+        try:
+            return self.write_region(ctx, sch, offset, data)
+        finally:
+            self.io_exit(ctx, sch)
+
+    def region_read(self, ctx: Context, sch: int, offset: int, n: int) -> bytes | int:
+        """pread(2) on the device file (vfio core: needs an open device)."""
+        if self.w[self.k.d(sch) + D_REMOVED]:
+            return -K.ENODEV
+        if not self.io_enter(ctx, sch):
+            return -EBADF
+        try:
+            return self.read_region(ctx, sch, offset, n)
+        finally:
+            self.io_exit(ctx, sch)
+
+    def io_enter(self, ctx: Context, sch: int) -> bool:
+        lock, d = self.k.open_lock[sch], self.k.d(sch)
+        lock.lock(ctx)
+        try:
+            if not self.w[d + D_OPEN_COUNT]:
+                return False
+            with ctx.atomic():
+                self.w[d + D_INFLIGHT] += 1
+            return True
+        finally:
+            lock.unlock(ctx)
+
+    def io_exit(self, ctx: Context, sch: int) -> None:
+        with ctx.atomic():
+            self.w[self.k.d(sch) + D_INFLIGHT] -= 1
+
+    def drain_io(self, ctx: Context, sch: int) -> None:
+        """Wait (holding the dev_set lock, so no new access starts) until no region
+        access is in flight: close and reset are exclusive in the vfio core model."""
+        d = self.k.d(sch)
+        while self.w[d + D_INFLIGHT]:
+            ctx.backoff(lambda: not self.w[d + D_INFLIGHT])
+
+    def write_region(self, ctx: Context, sch: int, offset: int, data: bytes) -> int:
         index, off = offset >> K.REGION_SHIFT, offset & ((1 << K.REGION_SHIFT) - 1)
         if index == K.IO_REGION:
             return self.io_write(ctx, sch, off, data)
@@ -477,9 +577,7 @@ class Reference:
             mutex.unlock(ctx)
         return ret if ret else len(data)
 
-    def region_read(self, ctx: Context, sch: int, offset: int, n: int) -> bytes | int:
-        if self.w[self.k.d(sch) + D_REMOVED]:
-            return -K.ENODEV
+    def read_region(self, ctx: Context, sch: int, offset: int, n: int) -> bytes | int:
         index, off = offset >> K.REGION_SHIFT, offset & ((1 << K.REGION_SHIFT) - 1)
         size = REGION_SIZES.get(index)
         if size is None or off < 0 or n < 0 or off + n > size:
@@ -517,37 +615,83 @@ class Reference:
             self.k.crw_lock.unlock(ctx)
 
     # ---- lifecycle ----------------------------------------------------------------------------
+    # The vfio core calls open_device on the first open of the device file and
+    # close_device on the last close, under its dev_set lock; VFIO_DEVICE_RESET and mdev
+    # remove come through the same core.
     def open(self, ctx: Context, sch: int) -> int:
-        """``vfio_ccw_mdev_open_device``: -EINVAL when NOT_OPER, before or after OPEN."""
+        """open(2) of the device file; the driver's open on the first reference."""
         if self.w[self.k.d(sch) + D_REMOVED]:
             return -K.ENODEV
+        lock, d = self.k.open_lock[sch], self.k.d(sch)
+        lock.lock(ctx)
+        try:
+            if self.w[d + D_OPEN_COUNT]:
+                self.w[d + D_OPEN_COUNT] += 1
+                return 0
+            ret = self.open_device(ctx, sch)
+            if ret == 0:
+                self.w[d + D_OPEN_COUNT] = 1
+            return ret
+        finally:
+            lock.unlock(ctx)
+
+    def close(self, ctx: Context, sch: int) -> int:
+        """close(2); the driver's close on the last reference (-EBADF if not open)."""
+        lock, d = self.k.open_lock[sch], self.k.d(sch)
+        lock.lock(ctx)
+        try:
+            if not self.w[d + D_OPEN_COUNT]:
+                return -EBADF
+            if self.w[d + D_OPEN_COUNT] == 1:
+                self.drain_io(ctx, sch)
+                self.close_device(ctx, sch)
+            self.w[d + D_OPEN_COUNT] -= 1
+            return 0
+        finally:
+            lock.unlock(ctx)
+
+    def open_device(self, ctx: Context, sch: int) -> int:
+        """``vfio_ccw_mdev_open_device``: -EINVAL when NOT_OPER, before or after OPEN."""
         if self.get_state(ctx, sch) == State.NOT_OPER:
             return -K.EINVAL
         self.fsm_event(ctx, sch, Event.OPEN)
         return -K.EINVAL if self.get_state(ctx, sch) == State.NOT_OPER else 0
 
-    def close(self, ctx: Context, sch: int) -> int:
-        if self.w[self.k.d(sch) + D_REMOVED]:
-            return -K.ENODEV
+    def close_device(self, ctx: Context, sch: int) -> None:
         self.fsm_event(ctx, sch, Event.CLOSE)
-        return 0
 
     def reset(self, ctx: Context, sch: int) -> int:
-        """VFIO_DEVICE_RESET: CLOSE + OPEN; -EINVAL if NOT_OPER afterwards."""
+        """VFIO_DEVICE_RESET on an open device: CLOSE + OPEN, exclusive with region
+        accesses and other resets (QEMU resets with the vCPUs stopped); -EINVAL if
+        NOT_OPER afterwards."""
         if self.w[self.k.d(sch) + D_REMOVED]:
             return -K.ENODEV
-        self.fsm_event(ctx, sch, Event.CLOSE)
-        self.fsm_event(ctx, sch, Event.OPEN)
-        return -K.EINVAL if self.get_state(ctx, sch) == State.NOT_OPER else 0
+        lock = self.k.open_lock[sch]
+        lock.lock(ctx)
+        try:
+            if not self.w[self.k.d(sch) + D_OPEN_COUNT]:
+                return -EBADF
+            self.drain_io(ctx, sch)
+            self.fsm_event(ctx, sch, Event.CLOSE)
+            self.fsm_event(ctx, sch, Event.OPEN)
+            return -K.EINVAL if self.get_state(ctx, sch) == State.NOT_OPER else 0
+        finally:
+            lock.unlock(ctx)
 
     def remove(self, ctx: Context, sch: int) -> int:
-        """mdev remove: close, then the private state is gone (-ENODEV afterwards)."""
-        if self.w[self.k.d(sch) + D_REMOVED]:
-            return -K.ENODEV
-        if self.get_state(ctx, sch) not in (State.STANDBY, State.NOT_OPER):
-            self.fsm_event(ctx, sch, Event.CLOSE)
-        self.w[self.k.d(sch) + D_REMOVED] = 1
-        return 0
+        """mdev remove. The kernel waits until the device is released; the model answers
+        -EBUSY while it is open. Afterwards every access is -ENODEV."""
+        lock, d = self.k.open_lock[sch], self.k.d(sch)
+        lock.lock(ctx)
+        try:
+            if self.w[d + D_REMOVED]:
+                return -K.ENODEV
+            if self.w[d + D_OPEN_COUNT]:
+                return -K.EBUSY
+            self.w[d + D_REMOVED] = 1
+            return 0
+        finally:
+            lock.unlock(ctx)
 
     # ---- helpers --------------------------------------------------------------------------------
     def instr(self, ctx: Context, sch: int, name: str, operand: bytes | None = None) -> int:
@@ -555,6 +699,9 @@ class Reference:
         ctx.point()
         sid = sid_mod.make(sch)
         with ctx.atomic():  # the hardware interlock: instructions are atomic
+            before = self.css.scsw(sch).word0
+            pmcw = self.css.pmcw(sch)
+            operational = int(pmcw.v and pmcw.e)
             try:
                 if name == "ssch":
                     assert operand is not None
@@ -566,8 +713,8 @@ class Reference:
                     cc = getattr(self.css, name)(sid)
             except ProgramInterruption:
                 cc = 0xFF
-            scsw0 = self.css.scsw(sch).word0
-        ctx.record(Ev.INSTR, INSTR[name], sch, cc, scsw0, self.state(sch))
+            after = self.css.scsw(sch).word0
+        ctx.record(Ev.INSTR, INSTR[name] | operational << 8, sch, cc, before, after)
         if cc == 0 and name in ("ssch", "hsch", "csch"):
             self.k.channel_waitq.kick(ctx)
         return cc

@@ -56,9 +56,8 @@ def _write_retrying(ctx: Context, env: Env, op: Op, offset: int, data: bytes) ->
 
 
 def backoff(ctx: Context) -> None:
-    """Let others run before retrying (QEMU's retry loop on -EAGAIN). In controlled
-    mode a timed wait on nothing: resumed when nobody else can run."""
-    ctx.wait(0xFFFF, lambda: True, soft=True)
+    """Let others run before retrying (QEMU's retry loop on -EAGAIN)."""
+    ctx.backoff(lambda: True)
 
 
 def do_op(ctx: Context, env: Env, me: int, index: int, op: Op) -> int:
@@ -147,6 +146,7 @@ def channel_body(ctx: Context, env: Env, events: tuple[HwEvent, ...]) -> None:
     """The hardware: fire due events, deliver interruptions through the driver's top
     half, step the channel; idle when there is nothing to do."""
     css, drv, k = env.css, env.driver, env.kernel
+    css.channel.on_poison = lambda sch, addr: ctx.record(Ev.POISON_READ, sch, addr)
     ei = iters = 0
     while True:
         ctx.point()

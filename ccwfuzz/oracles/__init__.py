@@ -1,1 +1,8 @@
-"""Oracles: pure functions of a run history (DESIGN section 5)."""
+"""Oracles: pure functions of a run history (DESIGN section 5), registered by rule id."""
+
+from __future__ import annotations
+
+from ccwfuzz.oracles import arch, driver, runtime
+from ccwfuzz.oracles.registry import RULES, Finding, Rule, RunView, check, view_of
+
+__all__ = ["RULES", "Finding", "Rule", "RunView", "arch", "check", "driver", "runtime", "view_of"]

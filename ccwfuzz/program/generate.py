@@ -85,7 +85,7 @@ def random_program(
     random operations; the channel fires ``events`` hardware events."""
     ws = []
     for _ in range(workers):
-        opening = tuple(Op("open", s) for s in range(subchannels) if src.draw(3) == 0)
+        opening = tuple(Op("open", s) for s in range(subchannels) if src.draw(3) != 0)
         ws.append(opening + worker_ops(src, subchannels, ops))
     hw = tuple(
         HwEvent(

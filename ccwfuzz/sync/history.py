@@ -50,7 +50,7 @@ class Ev(enum.IntEnum):
 ARGS: dict[Ev, tuple[str, ...]] = {
     Ev.OP_BEGIN: ("op", "sch", "index"),
     Ev.OP_END: ("op", "sch", "index", "result"),
-    Ev.INSTR: ("instr", "sch", "cc", "scsw0", "fsm"),
+    Ev.INSTR: ("instr", "sch", "cc", "before", "after"),
     Ev.INTERRUPT: ("sch", "scsw0", "scsw1", "scsw2", "fsm"),
     Ev.FSM: ("sch", "old", "new", "event"),
     Ev.LOCK_ACQUIRE: ("lock",),

@@ -194,6 +194,15 @@ class Context:
             self._switch_to(nxt)
         return not w[b + A_TIMEDOUT + me]
 
+    def backoff(self, ready: Callable[[], bool]) -> None:
+        """Let the others run until ``ready()`` (a retry loop that must not starve the
+        actor it waits for). Controlled: a timed wait, resumed when nobody else can run;
+        free: yield and sleep."""
+        if self.controlled:
+            self.wait(0xFFFF, ready, soft=True)
+        else:
+            self._spin_until(ready, soft=True)
+
     def wake(self, mask: int) -> None:
         """Make the actors in ``mask`` runnable again (controlled mode)."""
         if not self.controlled or not mask:

@@ -53,7 +53,9 @@ def test_choice_list_schedule_is_followed(pools: tuple[Pool, Pool]) -> None:
     a, _ = pools
     p = random_program(RandomSource(11))
     runs = {
-        a.run(dataclasses.replace(p, schedule=Schedule("choices", choices=(c, 1, 2, 0, 2, 1) * 5))).raw
+        a.run(
+            dataclasses.replace(p, schedule=Schedule("choices", choices=(c, 1, 2, 0, 2, 1) * 5))
+        ).raw
         for c in range(3)
     }
     assert len(runs) > 1

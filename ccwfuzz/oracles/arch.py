@@ -1,0 +1,174 @@
+"""Architecture oracles (spec B, C): what the channel subsystem answered and presented."""
+
+from __future__ import annotations
+
+from ccwfuzz.arch import scsw as S
+from ccwfuzz.oracles.registry import Finding, RunView, rule
+from ccwfuzz.program.ops import HW_EVENTS
+from ccwfuzz.sync import Outcome
+from ccwfuzz.sync.history import Ev, Record
+
+SSCH, HSCH, CSCH, TSCH, MSCH, STSCH, XSCH = 1, 2, 3, 4, 5, 6, 7
+NOT_OPERATIONAL = HW_EVENTS.index("not_operational") + 1
+NAMES = {SSCH: "ssch", HSCH: "hsch", CSCH: "csch", TSCH: "tsch", MSCH: "msch", XSCH: "xsch"}
+
+
+def expected_cc(instr: int, operational: bool, w0: int) -> int | None:
+    """The condition code spec B gives for ``instr`` on a subchannel whose SCSW word 0
+    was ``w0`` (None: not checked)."""
+    pending = bool(w0 & S.SC_PENDING)
+    fc, sc, ac = w0 & S.FC, w0 & S.SC, w0 & S.AC
+    if instr == MSCH:
+        return None if not operational else (1 if pending else 2 if fc else 0)
+    if not operational:
+        return 3
+    if instr == SSCH:
+        return 1 if pending else 2 if fc else 0  # B.1 #6, #7
+    if instr == HSCH:
+        if sc == S.SC_PENDING or sc & (S.SC_PRIMARY | S.SC_SECONDARY | S.SC_ALERT):
+            return 1  # B.2 #3
+        return 2 if fc & (S.FC_HALT | S.FC_CLEAR) else 0
+    if instr == CSCH:
+        return 0  # B.3
+    if instr == TSCH:
+        return 0 if pending else 1  # B.4
+    if instr == XSCH:
+        if pending:
+            return 1
+        cancellable = S.AC_RESUME_PENDING | S.AC_START_PENDING | S.AC_SUSPENDED
+        if fc != S.FC_START or not ac & cancellable or ac & S.AC_SUBCHANNEL_ACTIVE:
+            return 2
+        return 0
+    return None
+
+
+@rule("arch.cc", "B.1-B.8", "an instruction's condition code matches the subchannel state")
+def condition_codes(view: RunView) -> list[Finding]:
+    """Checks every SSCH, HSCH, CSCH, TSCH, XSCH and MSCH the driver issued against the
+    spec B tables, using the SCSW and PMCW as they were just before the instruction. A
+    program interruption (the driver passed an invalid operand) is a finding too."""
+    out = []
+    for r, op, states in view.walk():
+        if r.kind != Ev.INSTR or r.arg("cc") == 0xFFFFFFFF:
+            continue
+        code, cc, sch = r.arg("instr"), r.arg("cc"), r.arg("sch")
+        instr, operational = code & 0xFF, bool(code >> 8 & 1)
+        if cc == 0xFF:
+            out.append(
+                view.finding(
+                    "arch.cc",
+                    f"{NAMES.get(instr, instr)} raised a program interruption",
+                    r,
+                    op,
+                    states[sch],
+                    sch,
+                )
+            )
+            continue
+        if instr == TSCH:
+            continue  # the interrupt path's TSCH is checked by arch.one-final-per-function
+        want = expected_cc(instr, operational, r.arg("before"))
+        if want is not None and cc != want:
+            out.append(
+                view.finding(
+                    "arch.cc",
+                    f"{NAMES[instr]} cc {cc}, spec B says cc {want} for SCSW "
+                    f"{S.describe(r.arg('before'))}",
+                    r,
+                    op,
+                    states[sch],
+                    sch,
+                )
+            )
+    return out
+
+
+@rule("arch.scsw-valid", "A.2, C.1", "every presented SCSW is architecturally consistent")
+def scsw_valid(view: RunView) -> list[Finding]:
+    """Every interruption's SCSW word 0 passes the field-validity and FC/AC/SC rules."""
+    out = []
+    for r, op, states in view.walk():
+        if r.kind == Ev.INTERRUPT:
+            bad = S.validity_violations(r.arg("scsw0"))
+            if bad:
+                sch = r.arg("sch")
+                out.append(view.finding("arch.scsw-valid", bad[0], r, op, states[sch], sch))
+    return out
+
+
+@rule("arch.intermediate-not-final", "C.1, C.3", "intermediate status never ends the function")
+def intermediate_not_final(view: RunView) -> list[Finding]:
+    """An interruption with intermediate status must leave the function active or
+    suspended (subchannel/device active or AC suspended)."""
+    out = []
+    for r, op, states in view.walk():
+        if r.kind == Ev.INTERRUPT:
+            w0 = r.arg("scsw0")
+            if w0 & S.SC_INTERMEDIATE and not w0 & (
+                S.AC_SUBCHANNEL_ACTIVE | S.AC_DEVICE_ACTIVE | S.AC_SUSPENDED
+            ):
+                sch = r.arg("sch")
+                out.append(
+                    view.finding(
+                        "arch.intermediate-not-final",
+                        "intermediate status on an ended function",
+                        r,
+                        op,
+                        states[sch],
+                        sch,
+                    )
+                )
+    return out
+
+
+@rule(
+    "arch.one-final-per-function",
+    "C.1, C.2, C.9",
+    "exactly one final interrupt per accepted start, halt or clear",
+)
+def one_final(view: RunView) -> list[Finding]:
+    """A final solicited interruption ends the outstanding function (a halt or clear
+    accepted during a start ends together with it); one with no function outstanding
+    is a duplicate. In a run that completed, no accepted function is left without its
+    final interruption, unless the subchannel was disabled or went away."""
+    out = []
+    outstanding = [False] * view.nsch
+    dropped = [False] * view.nsch
+    last: list[Record | None] = [None] * view.nsch
+    for r, op, states in view.walk():
+        if r.kind == Ev.INSTR:
+            instr, sch, cc = r.arg("instr") & 0xFF, r.arg("sch"), r.arg("cc")
+            if instr in (SSCH, HSCH, CSCH) and cc == 0:
+                outstanding[sch], last[sch] = True, r
+            elif instr == MSCH and cc == 0:
+                outstanding[sch] = False  # disabled with a device end owed: dropped
+        elif r.kind == Ev.HW_EVENT and r.arg("event") == NOT_OPERATIONAL:
+            dropped[r.arg("sch")] = True
+            outstanding[r.arg("sch")] = False
+        elif r.kind == Ev.INTERRUPT:
+            w0, sch = r.arg("scsw0"), r.arg("sch")
+            if S.is_solicited(w0) and S.is_final(w0):
+                if not outstanding[sch]:
+                    out.append(
+                        view.finding(
+                            "arch.one-final-per-function",
+                            "final interrupt with no function outstanding",
+                            r,
+                            op,
+                            states[sch],
+                            sch,
+                        )
+                    )
+                outstanding[sch] = False
+    if view.outcome == Outcome.DONE:
+        for sch in range(view.nsch):
+            if outstanding[sch] and not dropped[sch]:
+                out.append(
+                    view.finding(
+                        "arch.one-final-per-function",
+                        "accepted function never got its final interrupt",
+                        last[sch],
+                        sch=sch,
+                    )
+                )
+    return out

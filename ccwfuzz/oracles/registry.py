@@ -1,0 +1,149 @@
+"""Rules, findings and the view of a run every oracle reads.
+
+An oracle is a pure function of a :class:`RunView` returning :class:`Finding` s. A
+finding is keyed by (rule id, op kind, FSM state, target), not by stack frames, so the
+same bug found twice is one finding and dedup is stable across code changes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterator
+
+from ccwfuzz.driver.contract import State
+from ccwfuzz.exec.pool import RunResult
+from ccwfuzz.program import Program
+from ccwfuzz.program.ops import OPS
+from ccwfuzz.sync import Outcome
+from ccwfuzz.sync.history import Ev, Record
+
+
+@dataclasses.dataclass(frozen=True)
+class Finding:
+    rule: str
+    message: str
+    target: str
+    op: str = "-"
+    state: str = "-"
+    sch: int = -1
+    seq: int = -1
+    actor: int = -1
+
+    @property
+    def key(self) -> tuple[str, str, str, str]:
+        return (self.rule, self.op, self.state, self.target)
+
+    def line(self) -> str:
+        where = f" at seq {self.seq}" if self.seq >= 0 else ""
+        return f"[{self.rule}] {self.message} (op {self.op}, state {self.state}{where})"
+
+
+@dataclasses.dataclass
+class RunView:
+    """A finished run as the oracles see it."""
+
+    records: list[Record]
+    outcome: Outcome
+    target: str
+    nworkers: int
+    nsch: int
+    contract: str = "upstream"
+    states: list[State] = dataclasses.field(default_factory=list)
+    cp_live: list[bool] = dataclasses.field(default_factory=list)
+    deadlock_mask: int = 0
+    lock_names: dict[int, str] = dataclasses.field(default_factory=dict)
+
+    @property
+    def channel_actor(self) -> int:
+        return self.nworkers
+
+    @property
+    def workqueue_actor(self) -> int:
+        return self.nworkers + 1
+
+    def walk(self) -> Iterator[tuple[Record, str, list[State]]]:
+        """Each record with the op its actor is running and the FSM states *before*
+        the record (updated after yielding it)."""
+        op_of: dict[int, str] = {self.channel_actor: "irq", self.workqueue_actor: "todo"}
+        states = [State.STANDBY] * self.nsch
+        for r in self.records:
+            if r.kind == Ev.OP_BEGIN:
+                op_of[r.actor] = OPS[r.arg("op") - 1]
+            yield r, op_of.get(r.actor, "-"), states
+            if r.kind == Ev.FSM and r.arg("sch") < self.nsch:
+                states[r.arg("sch")] = State(r.arg("new"))
+
+    def finding(
+        self,
+        rule: str,
+        message: str,
+        r: Record | None = None,
+        op: str = "-",
+        state: State | str = "-",
+        sch: int = -1,
+    ) -> Finding:
+        st = state.name if isinstance(state, State) else state
+        if r is None:
+            return Finding(rule, message, self.target, op, st, sch)
+        return Finding(rule, message, self.target, op, st, sch, r.seq, r.actor)
+
+
+@dataclasses.dataclass(frozen=True)
+class Rule:
+    id: str
+    spec: str
+    statement: str
+    check: Callable[[RunView], list[Finding]]
+
+    @property
+    def doc(self) -> str:
+        return (self.check.__doc__ or "").strip()
+
+
+RULES: dict[str, Rule] = {}
+
+
+def view_of(
+    result: RunResult,
+    program: Program,
+    lock_names: dict[int, str] | None = None,
+) -> RunView:
+    """The oracles' view of a pool run."""
+    return RunView(
+        records=result.records,
+        outcome=result.outcome,
+        target=program.target,
+        nworkers=len(program.workers),
+        nsch=program.subchannels,
+        contract=program.contract,
+        states=result.states,
+        cp_live=result.cp_live,
+        deadlock_mask=result.deadlock_mask,
+        lock_names=lock_names or {},
+    )
+
+
+def rule(
+    rule_id: str, spec: str, statement: str
+) -> Callable[[Callable[[RunView], list[Finding]]], Callable[[RunView], list[Finding]]]:
+    """Register an oracle under a stable id, with its spec section and one-line rule."""
+
+    def register(fn: Callable[[RunView], list[Finding]]) -> Callable[[RunView], list[Finding]]:
+        if rule_id in RULES:
+            raise ValueError(f"duplicate rule id {rule_id}")
+        RULES[rule_id] = Rule(rule_id, spec, statement, fn)
+        return fn
+
+    return register
+
+
+def check(view: RunView, rules: list[str] | None = None) -> list[Finding]:
+    """Run the oracles (all, or the given ids) over one run; findings in seq order,
+    one per key."""
+    found: dict[tuple[str, str, str, str], Finding] = {}
+    for rid, r in RULES.items():
+        if rules is not None and rid not in rules:
+            continue
+        for f in r.check(view):
+            found.setdefault(f.key, f)
+    return sorted(found.values(), key=lambda f: (f.seq, f.rule))
