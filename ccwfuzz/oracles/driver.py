@@ -8,7 +8,7 @@ from ccwfuzz.driver.contract import Event, State
 from ccwfuzz.oracles.registry import Finding, RunView, rule
 from ccwfuzz.program.ops import OPS
 from ccwfuzz.sync import Outcome
-from ccwfuzz.sync.history import Ev, signed
+from ccwfuzz.sync.history import Ev, Record, signed
 
 WRITE_OP = OPS.index("write") + 1
 IO_REQ_IDLE_RETS = {
@@ -152,36 +152,58 @@ def cp_free_final(view: RunView) -> list[Finding]:
     out = []
     live_gen = [0] * view.nsch
     cancel_gen = [0] * view.nsch
-    pending: dict[int, tuple[object, str, State, int, int, int]] = {}
+    last_irq = [0] * view.nsch
+    # A bottom-half free is judged by the IRB the bottom half processed: its TODO
+    # record when the driver writes one, else the last IRB the top half delivered.
+    pending: dict[int, tuple[Record, str, State, int, int, int, int]] = {}
+
+    def judge(fr: Record, fop: str, st: State, sch: int, gen: int, aimed: int, w0: int) -> None:
+        bad = None
+        if st != State.CP_PENDING:
+            bad = f"bottom half freed the cp in {st.name}"
+        elif not (S.is_final(w0) and S.is_solicited(w0)):
+            bad = f"bottom half freed the cp on {S.describe(w0)}"
+        elif w0 & (S.FC_HALT | S.FC_CLEAR) and aimed != gen:
+            bad = "bottom half freed a cp on the status of a halt/clear aimed at another"
+        if bad:
+            out.append(view.finding("driver.cp-free-final", bad, fr, fop, st, sch))
+
     for r, op, _ in view.walk():
         if r.kind == Ev.CP_ALLOC:
             live_gen[r.arg("sch")] = r.arg("slot")
+        elif r.kind == Ev.INTERRUPT:
+            last_irq[r.arg("sch")] = r.arg("scsw0")
         elif r.kind == Ev.INSTR and r.arg("instr") & 0xFF in (2, 3) and r.arg("cc") == 0:
             cancel_gen[r.arg("sch")] = live_gen[r.arg("sch")]
         elif r.kind == Ev.CP_FREE:
             sch, st, gen = r.arg("sch"), State(r.arg("fsm")), r.arg("slot")
             live_gen[sch] = 0
-            bad = None
             if r.actor == view.workqueue_actor:
-                pending[r.actor] = (r, op, st, sch, gen, cancel_gen[sch])
-                if st != State.CP_PENDING:
-                    bad = f"bottom half freed the cp in {st.name}"
+                if r.actor in pending:
+                    judge(*pending.pop(r.actor))
+                pending[r.actor] = (r, op, st, sch, gen, cancel_gen[sch], last_irq[sch])
             elif r.actor == view.channel_actor:
-                bad = "interrupt context freed the cp"
+                out.append(
+                    view.finding(
+                        "driver.cp-free-final", "interrupt context freed the cp", r, op, st, sch
+                    )
+                )
             elif st not in (State.CP_PROCESSING, State.STANDBY, State.NOT_OPER):
-                bad = f"userspace path freed the cp in {st.name}"
-            if bad:
-                out.append(view.finding("driver.cp-free-final", bad, r, op, st, sch))
+                out.append(
+                    view.finding(
+                        "driver.cp-free-final",
+                        f"userspace path freed the cp in {st.name}",
+                        r,
+                        op,
+                        st,
+                        sch,
+                    )
+                )
         elif r.kind == Ev.TODO and r.actor in pending:
-            fr, fop, st, sch, gen, aimed = pending.pop(r.actor)
-            w0 = r.arg("scsw0")
-            bad = None
-            if not (S.is_final(w0) and S.is_solicited(w0)):
-                bad = f"bottom half freed the cp on {S.describe(w0)}"
-            elif w0 & (S.FC_HALT | S.FC_CLEAR) and aimed != gen:
-                bad = "bottom half freed a cp on the status of a halt/clear aimed at another"
-            if bad:
-                out.append(view.finding("driver.cp-free-final", bad, fr, fop, st, sch))  # type: ignore[arg-type]
+            fr, fop, st, sch, gen, aimed, _ = pending.pop(r.actor)
+            judge(fr, fop, st, sch, gen, aimed, r.arg("scsw0"))
+    for args in pending.values():
+        judge(*args)
     return out
 
 

@@ -27,3 +27,97 @@ class CrashesOnRead(Reference):
 
     def region_read(self, ctx: Context, sch: int, offset: int, n: int) -> bytes | int:
         raise RuntimeError("boom")
+
+
+class FreeOnAnyInterrupt(Reference):
+    """E1 brought back: the bottom half frees the cp and goes IDLE on every solicited
+    interrupt, intermediate ones included."""
+
+    name = "free-on-any"
+
+    def todo(self, ctx: Context, sch: int) -> None:
+        from ccwfuzz.arch import scsw as S
+        from ccwfuzz.driver.contract import State
+
+        irb = self.take_irb(ctx, sch)
+        if irb is None:
+            return
+        mutex = self.k.io_mutex[sch]
+        mutex.lock(ctx)
+        w0 = int.from_bytes(irb[:4], "big")
+        if S.is_solicited(w0) and self.get_state(ctx, sch) == State.CP_PENDING:
+            self.cp_free(ctx, sch)
+            self.set_state(ctx, sch, State.IDLE)
+        self.store_irb(ctx, sch, bytes(irb))
+        mutex.unlock(ctx)
+        self.k.io_event[sch].signal(ctx)
+
+
+class IdleAfterStart(Reference):
+    """The request path leaves IDLE (not CP_PENDING) after a successful start, and
+    cp_init has no "already initialized" check (E11): a second start overwrites the
+    live channel program."""
+
+    name = "idle-after-start"
+
+    def set_state(self, ctx: Context, sch: int, new, event: int = 0xFF) -> None:  # type: ignore[no-untyped-def]
+        from ccwfuzz.driver.contract import State
+
+        super().set_state(ctx, sch, State.IDLE if new == State.CP_PENDING else new, event)
+
+    def cp_init(self, ctx: Context, sch: int, guest_orb: bytes) -> int:
+        self.w[self.k.d(sch) + 1] = 0  # forget the live cp (D_CP_INIT)
+        return super().cp_init(ctx, sch, guest_orb)
+
+
+class WrongBusyCode(Reference):
+    """IO_REQ in CP_PENDING answers -EAGAIN instead of -EBUSY (spec D.1)."""
+
+    name = "wrong-busy-code"
+
+    def fsm_io_busy(self, ctx: Context, sch: int, event) -> None:  # type: ignore[no-untyped-def]
+        self.set_io_ret(sch, -11)
+
+
+class UnlockedRegion(Reference):
+    """E2 brought back: no io_mutex around region accesses and the IRB copy."""
+
+    name = "unlocked-region"
+
+    def io_write(self, ctx: Context, sch: int, off: int, data: bytes) -> int:
+        if off + len(data) > 124:
+            return -22
+        self.copy_in(ctx, sch, 16, off, data)
+        self.fsm_event(ctx, sch, __import__("ccwfuzz").driver.Event.IO_REQ)
+        ret = self.io_ret(sch)
+        return ret if ret else len(data)
+
+    def read_region(self, ctx: Context, sch: int, offset: int, n: int) -> bytes | int:
+        import struct
+
+        from ccwfuzz.sync.history import Ev
+
+        data = self.copy_out(ctx, sch, 16, 0, 124)
+        irb = data[24:120]
+        from ccwfuzz.driver.reference import irb_hash
+
+        ctx.record(Ev.IRB_READ, sch, irb_hash(irb) if any(irb) else 0,
+                   struct.unpack_from(">I", irb)[0])  # fmt: skip
+        return data[:n]
+
+    def todo(self, ctx: Context, sch: int) -> None:
+        irb = self.take_irb(ctx, sch)
+        if irb is None:
+            return
+        self.store_irb(ctx, sch, bytes(irb))
+        self.k.io_event[sch].signal(ctx)
+
+
+class EndlessRead(Reference):
+    """The region read never returns (a livelock: only the step budget ends it)."""
+
+    name = "endless-read"
+
+    def read_region(self, ctx: Context, sch: int, offset: int, n: int) -> bytes | int:
+        while True:
+            ctx.point()
