@@ -3,10 +3,6 @@ stays silent on ``reference``."""
 
 from __future__ import annotations
 
-import dataclasses
-
-import pytest
-
 from ccwfuzz.arch import scsw as S
 from ccwfuzz.exec import Pool
 from ccwfuzz.oracles import RULES, RunView, check, view_of
