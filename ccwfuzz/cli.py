@@ -7,7 +7,9 @@ Exit codes: 0 success; 1 a finding (later commands); 2 bad usage or bad input;
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from collections.abc import Callable
 
 from ccwfuzz import __version__
 
@@ -37,6 +39,127 @@ def _bench(args: argparse.Namespace) -> int:
     return css.main(["--seconds", str(args.seconds)] + (["--json"] if args.json else []))
 
 
+def _err(msg: str) -> int:
+    print(f"ccwfuzz: {msg}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def _run(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from ccwfuzz.driver import resolve
+    from ccwfuzz.exec import Pool
+    from ccwfuzz.oracles import check, view_of
+    from ccwfuzz.program import ProgramError, load
+    from ccwfuzz.report import finding_block
+    from ccwfuzz.sync.history import to_jsonl
+
+    try:
+        program = load(args.program)
+        if args.target:
+            resolve(args.target)  # trusted: given on the command line
+            program = dataclasses.replace(program, target=args.target)
+        else:
+            resolve(program.target, allow_import=False)
+    except (ProgramError, ValueError) as e:
+        return _err(str(e))
+    mode = args.mode or program.meta.get("mode", "controlled")
+    with Pool(program.target, program.subchannels, len(program.workers)) as pool:
+        result = pool.run(program, mode=mode)
+        names = pool._env.kernel.lock_names()
+    if args.history:
+        with open(args.history, "w", encoding="utf-8") as out:
+            out.write(to_jsonl(result.records))
+    findings = check(view_of(result, program, names))
+    print(f"{args.program}: {mode} run, {result.outcome.name.lower()}, {result.steps} steps, "
+          f"{len(result.records)} events, {len(findings)} finding(s)")  # fmt: skip
+    for f in findings:
+        print(finding_block(f, result.records, len(program.workers), names))
+    return EXIT_FINDING if findings else EXIT_OK
+
+
+def _stress(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from tqdm import tqdm
+
+    from ccwfuzz.driver import TARGETS, resolve
+    from ccwfuzz.exec import Pool
+    from ccwfuzz.program import save
+    from ccwfuzz.report import finding_block
+    from ccwfuzz.stress import Progress, stress
+
+    try:
+        resolve(args.target)
+    except ValueError as e:
+        return _err(str(e))
+    out = Path(args.out)
+    found = 0
+    bar = tqdm(total=round(args.time), unit="s", desc=f"stress {args.target}",
+               disable=None, file=sys.stderr,
+               bar_format="{desc} {n_fmt}/{total_fmt}s |{bar:20}| {postfix}")  # fmt: skip
+
+    def progress(p: Progress) -> None:
+        bar.n = min(round(p.elapsed), round(args.time))
+        bar.set_postfix_str(f"runs {p.runs}, {p.ops_per_s:,.0f} ops/s, findings {p.findings}")
+
+    with Pool(args.target, args.subchannels, args.workers) as pool:
+        for hit in stress(pool, args.time, seed=args.seed, mode=args.mode, on_progress=progress):
+            found += 1
+            out.mkdir(parents=True, exist_ok=True)
+            path = out / f"{hit.finding.rule}-{found}.json"
+            save(hit.program, path)
+            bar.clear()
+            print(finding_block(hit.finding, hit.result.records, args.workers,
+                                pool._env.kernel.lock_names()))  # fmt: skip
+            extra = "" if args.target in TARGETS else f" --target {args.target}"
+            print(f"  saved: {path} (replay: ccwfuzz run {path}{extra})")
+            bar.refresh()
+    bar.close()
+    print(f"stress {args.target}: {found} finding(s)")
+    return EXIT_FINDING if found else EXIT_OK
+
+
+def _rules(args: argparse.Namespace) -> int:
+    from ccwfuzz.oracles import RULES
+
+    for r in RULES.values():
+        print(f"{r.id:<30} {r.spec:<28} {r.statement}")
+    return EXIT_OK
+
+
+def _targets(args: argparse.Namespace) -> int:
+    from ccwfuzz.driver import TARGETS
+
+    for name, cls in TARGETS.items():
+        doc = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
+        print(f"{name:<24} {doc}")
+    return EXIT_OK
+
+
+def _positive(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if v <= 0:
+        raise argparse.ArgumentTypeError("must be positive")
+    return v
+
+
+def _count(lo: int, hi: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            v = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if not lo <= v <= hi:
+            raise argparse.ArgumentTypeError(f"must be between {lo} and {hi}")
+        return v
+
+    return parse
+
+
 def _subchannels(text: str) -> int:
     try:
         n = int(text, 0)
@@ -58,6 +181,27 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="walk through the simulated channel subsystem")
     p.add_argument("--subchannels", type=_subchannels, default=4, metavar="N")
     p.set_defaults(func=_demo)
+    p = sub.add_parser("run", help="run one program file (replay a finding)")
+    p.add_argument("program", help="program JSON file")
+    p.add_argument(
+        "--mode", choices=["controlled", "free"], help="default: the file's, else controlled"
+    )
+    p.add_argument("--history", metavar="FILE", help="write the run's history as JSON lines")
+    p.add_argument("--target", help="driver to run instead of the file's (may be module:Class)")
+    p.set_defaults(func=_run)
+    p = sub.add_parser("stress", help="free-running stress of a target with random programs")
+    p.add_argument("--target", default="reference", help="driver: a name or module:Class")
+    p.add_argument("--time", type=_positive, default=60.0, metavar="SECONDS")
+    p.add_argument("--workers", type=_count(1, 14), default=3)
+    p.add_argument("--subchannels", type=_count(1, 64), default=2)
+    p.add_argument("--mode", choices=["free", "controlled"], default="free")
+    p.add_argument("--seed", type=_count(0, 2**32 - 1), default=0)
+    p.add_argument("--out", default="reports/findings", help="where findings are saved")
+    p.set_defaults(func=_stress)
+    p = sub.add_parser("rules", help="list the oracle rules")
+    p.set_defaults(func=_rules)
+    p = sub.add_parser("targets", help="list the driver targets")
+    p.set_defaults(func=_targets)
     p = sub.add_parser("clean", help="remove shared-memory segments left by dead runs")
     p.set_defaults(func=_clean)
     p = sub.add_parser("bench", help="channel-subsystem throughput benchmark")
@@ -74,3 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("ccwfuzz: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:  # output piped into e.g. head: stop quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_FINDING

@@ -35,6 +35,8 @@ from ccwfuzz.sync.history import Ev, History
 MAX_ACTORS = 16
 MAX_CHANGES = 16
 MAX_CHOICES = 4096
+#: How long a timed wait (wait_irq, a daemon idling) lasts in free mode, in seconds.
+FREE_SOFT_TIMEOUT = 0.005
 
 # ---- scheduler words --------------------------------------------------------------
 S_MODE, S_NACT, S_CURRENT, S_STEPS, S_SWITCHES, S_OUTCOME, S_DIRTY, S_MAXSTEPS = range(8)
@@ -302,7 +304,7 @@ class Context:
             raise RunAborted
 
     def _spin_until(self, ready: Callable[[], bool], soft: bool) -> bool:
-        deadline = time.monotonic() + 0.05 if soft else None
+        deadline = time.monotonic() + FREE_SOFT_TIMEOUT if soft else None
         spins = 0
         while not ready():
             if self._w[self._b + S_STOP] == 2:

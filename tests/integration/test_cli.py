@@ -56,3 +56,69 @@ def test_bench_command_json() -> None:
     data = json.loads(r.stdout)
     assert [row["subchannels"] for row in data["rows"]] == [4, 1024]
     assert all(row["cycles_per_s"] > 0 for row in data["rows"])
+
+
+HERE = __import__("pathlib").Path(__file__).parent
+
+
+def _run_env(*args: str, cwd: str | None = None) -> subprocess.CompletedProcess[str]:
+    import os
+
+    env = dict(os.environ, PYTHONPATH=str(HERE))
+    return subprocess.run([sys.executable, "-m", "ccwfuzz", *args], capture_output=True,
+                          text=True, timeout=300, env=env, cwd=cwd)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("content", "expect"),
+    [
+        ('{"format": ', "not JSON"),
+        ('{"format": "ccwfuzz.program", "version": 1, "workers": [[{"op": "ssch", "sch": 7}]]}',
+         "subchannel 7"),
+        ('{"format": "ccwfuzz.program", "version": 2, "workers": [[]]}', "at version"),
+        ('{"format": "ccwfuzz.program", "version": 1, "workers": [[{"op": "x"}]]}', "workers/0/0/op"),
+        ('{"format": "ccwfuzz.program", "version": 1, "target": "os:system", "workers": [[]]}',
+         "not built in"),
+    ],
+)  # fmt: skip
+def test_run_rejects_bad_program_files(tmp_path, content: str, expect: str) -> None:  # type: ignore[no-untyped-def]
+    """Issue 3 item 7: one clear error line (file, position, what), exit 2."""
+    f = tmp_path / "p.json"
+    f.write_text(content)
+    r = _run("run", str(f))
+    assert r.returncode == 2, r.stderr
+    assert "Traceback" not in r.stderr and expect in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_stress_reference_is_clean_and_exits_0(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    r = _run("stress", "--time", "3", "--out", str(tmp_path / "f"))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "0 finding(s)" in r.stdout
+    assert not (tmp_path / "f").exists()
+
+
+def test_stress_finding_is_saved_and_replays(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    out = tmp_path / "f"
+    r = _run_env("stress", "--target", "brokendrivers:FreeOnAnyInterrupt", "--time", "5",
+                 "--mode", "controlled", "--out", str(out))  # fmt: skip
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "FINDING [driver.cp-free-final]" in r.stdout
+    assert "--target brokendrivers:FreeOnAnyInterrupt" in r.stdout
+    saved = sorted(out.glob("*.json"))
+    assert saved
+    refused = _run_env("run", str(saved[0]))
+    assert refused.returncode == 2 and "--target" in refused.stderr  # files cannot import
+    replay = _run_env("run", str(saved[0]), "--target", "brokendrivers:FreeOnAnyInterrupt",
+                      "--history", str(tmp_path / "h.jsonl"))  # fmt: skip
+    assert replay.returncode == 1, replay.stdout + replay.stderr
+    rule = saved[0].name.rsplit("-", 1)[0]
+    assert f"[{rule}]" in replay.stdout
+    assert (tmp_path / "h.jsonl").read_text().count("\n") > 10
+
+
+def test_rules_and_targets_list() -> None:
+    r = _run("rules")
+    assert r.returncode == 0 and "driver.cp-free-final" in r.stdout and "E10" in r.stdout
+    t = _run("targets")
+    assert t.returncode == 0 and t.stdout.startswith("reference")
