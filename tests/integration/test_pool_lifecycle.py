@@ -62,10 +62,9 @@ def test_actors_die_with_the_parent(how: str) -> None:
         p.send_signal(getattr(signal, how))
     p.wait(timeout=30)
     assert _gone(info["pids"]), f"orphan actors after {how}"
-    if how == "SIGKILL":  # the owner could not unlink: the next start sweeps it
+    if how == "SIGKILL":  # the owner could not unlink: the next start (any) sweeps it
         from ccwfuzz.device import Segment
 
-        assert info["segment"] in list_segments()
         Segment.create(8).close()
     assert info["segment"] not in list_segments()
     assert _sems() <= sems, "leaked named semaphores"
