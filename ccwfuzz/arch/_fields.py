@@ -26,10 +26,10 @@ class Field:
     name: str
     word: int
     mask: int
+    shift: int = dataclasses.field(init=False)
 
-    @property
-    def shift(self) -> int:
-        return shift_of(self.mask)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "shift", shift_of(self.mask))
 
     @property
     def width(self) -> int:

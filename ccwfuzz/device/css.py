@@ -358,6 +358,14 @@ class ChannelSubsystem:
         head = core.pack_words(index, L.SCSW, 3) + core.pack_words(index, L.ESW, 5)
         return head + core.bytes_at(index, L.ECW, 32) + bytes(32)
 
+    def scsw0(self, index: int) -> int:
+        """SCSW word 0 of subchannel ``index`` (fast path for hot loops)."""
+        return int(self._w[L.sch_base(index) + L.SCSW])
+
+    def pmcw_word(self, index: int, word: int) -> int:
+        """PMCW word ``word`` of subchannel ``index`` (fast path for hot loops)."""
+        return int(self._w[L.sch_base(index) + L.PMCW + word])
+
     def scsw(self, index: int) -> Scsw:
         """Current SCSW of subchannel ``index`` (a snapshot)."""
         return Scsw.from_words(self._core.words(index, L.SCSW, 3))

@@ -73,6 +73,7 @@ class Reference:
         self.k = kernel
         self.css = kernel.css
         self.w = kernel.w
+        self._jump = self.jumptable()
 
     # ---- FSM (spec D.1) -----------------------------------------------------------
     def state(self, sch: int) -> State:
@@ -95,7 +96,7 @@ class Reference:
         """``vfio_ccw_fsm_event``: dispatch on (state, event), spec D.1 table. Requests
         record the state they met and the return code they left (``RET``)."""
         before = self.get_state(ctx, sch)
-        action = self.jumptable()[before][event]
+        action = self._jump[before][event]
         action(ctx, sch, event)
         if event == Event.IO_REQ:
             ctx.record(Ev.RET, event, sch, self.io_ret(sch), before, self.state(sch))
@@ -192,7 +193,7 @@ class Reference:
         lock.lock(ctx)
         try:
             if not ctrl & O.LPM:
-                ctrl |= (self.css.pmcw(sch).lpm << 8) & O.LPM
+                ctrl |= (self.css.pmcw_word(sch, 2) & P.LPM) >> 16
             ctrl = (ctrl & ~(O.KEY | O.RESERVED | O.D)) | O.F
             host = struct.pack(">III", sch, ctrl, w[d + D_CP_HOST])
             cc = self.instr(ctx, sch, "ssch", host)
@@ -201,7 +202,7 @@ class Reference:
                 return 0
             if cc in (1, 2):
                 return -K.EBUSY
-            return -K.ENODEV if not self.css.pmcw(sch).v else -K.EACCES
+            return -K.ENODEV if not self.css.pmcw_word(sch, 1) & P.V else -K.EACCES
         finally:
             lock.unlock(ctx)
 
@@ -265,8 +266,8 @@ class Reference:
         ``io_mutex``; NOT_OPER if the subchannel is gone."""
         lock = self.k.sch_lock[sch]
         lock.lock(ctx)
-        pmcw = self.css.pmcw(sch)
-        if not pmcw.e or not pmcw.v:
+        w1 = self.css.pmcw_word(sch, 1)
+        if not w1 & P.ENABLED or not w1 & P.V:
             lock.unlock(ctx)
             self.fsm_event(ctx, sch, Event.NOT_OPER)
             return
@@ -441,7 +442,7 @@ class Reference:
             with ctx.atomic():
                 cc, irb = self.css.tsch(sid_mod.make(sch))
             w0 = struct.unpack_from(">I", irb)[0] if irb else 0
-            ctx.record(Ev.INSTR, INSTR["tsch"] | 1 << 8, sch, cc, w0, self.css.scsw(sch).word0)
+            ctx.record(Ev.INSTR, INSTR["tsch"] | 1 << 8, sch, cc, w0, self.css.scsw0(sch))
             if cc == 0:
                 w0, w1, w2 = struct.unpack_from(">III", irb)
                 ctx.record(Ev.INTERRUPT, sch, w0, w1, w2, self.state(sch))
@@ -698,10 +699,11 @@ class Reference:
         """Issue an instruction to the channel subsystem (a scheduling point)."""
         ctx.point()
         sid = sid_mod.make(sch)
+        css = self.css
         with ctx.atomic():  # the hardware interlock: instructions are atomic
-            before = self.css.scsw(sch).word0
-            pmcw = self.css.pmcw(sch)
-            operational = int(pmcw.v and pmcw.e)
+            before = css.scsw0(sch)
+            w1 = css.pmcw_word(sch, 1)
+            operational = int(w1 & (P.V | P.ENABLED) == P.V | P.ENABLED)
             try:
                 if name == "ssch":
                     assert operand is not None
@@ -713,7 +715,7 @@ class Reference:
                     cc = getattr(self.css, name)(sid)
             except ProgramInterruption:
                 cc = 0xFF
-            after = self.css.scsw(sch).word0
+            after = css.scsw0(sch)
         ctx.record(Ev.INSTR, INSTR[name] | operational << 8, sch, cc, before, after)
         if cc == 0 and name in ("ssch", "hsch", "csch"):
             self.k.channel_waitq.kick(ctx)

@@ -105,6 +105,10 @@ def do_op(ctx: Context, env: Env, me: int, index: int, op: Op) -> int:
         return len(got) if isinstance(got, bytes) else got
     if name == "write":
         return drv.region_write(ctx, sch, op.offset, op.data)
+    if name == "yield":
+        for _ in range(op.n):
+            ctx.point()
+        return op.n
     return int(getattr(drv, name)(ctx, sch))
 
 

@@ -261,6 +261,24 @@ class Pool:
         self.runs += 1
         return self._result(outcome, elapsed)
 
+    def bare_handoffs(self, count: int) -> float:
+        """Benchmark: seconds for ``count`` bare semaphore hand-offs around the actor
+        ring, all pinned to the pool's CPU (the floor for a controlled switch)."""
+        w, b = self._w, self.layout.sched // 4
+        self._pin(True)
+        w[b + SC.S_CMD] = SC.Cmd.HANDOFF
+        w[b + SC.S_STEPS] = count
+        t0 = time.perf_counter()
+        self._sems[0].release()
+        self._ctl.acquire()
+        elapsed = time.perf_counter() - t0
+        w[b + SC.S_CMD] = SC.Cmd.END
+        for s in self._sems:  # wake every actor parked in the ring; each acks
+            s.release()
+        for _ in range(self.nactors):
+            self._ctl.acquire()
+        return elapsed
+
     def _reset(self, program: Program) -> None:
         lay = self.layout
         ChannelSubsystem.format(self._region, self.nsch, config=self.cfg)
@@ -367,6 +385,28 @@ def _die_with_parent(parent: int) -> None:
         os._exit(1)
 
 
+def _handoff(pool: Pool, me: int) -> None:
+    """Benchmark body: pass a token around the ring of actors with bare semaphore
+    posts (the cheapest cross-process hand-off these processes can make)."""
+    w, b = pool._w, pool.layout.sched // 4
+    want = {pool.cpu}
+    with contextlib.suppress(OSError):
+        os.sched_setaffinity(0, want)
+    nxt = pool._sems[(me + 1) % pool.nactors]
+    mine = pool._sems[me]
+    while True:
+        left = w[b + SC.S_STEPS]
+        if left == 0:
+            pool._ctl.release()
+            return
+        w[b + SC.S_STEPS] = left - 1
+        nxt.release()
+        mine.acquire()
+        if w[b + SC.S_CMD] != SC.Cmd.HANDOFF:  # the END post: ack it here
+            pool._ctl.release()
+            return
+
+
 def _actor_main(pool: Pool, me: int, parent: int) -> None:
     _die_with_parent(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
@@ -394,6 +434,9 @@ def _actor_main(pool: Pool, me: int, parent: int) -> None:
         if cmd == SC.Cmd.EXIT:
             ctl.release()
             os._exit(0)
+        if cmd == SC.Cmd.HANDOFF:
+            _handoff(pool, me)
+            continue
         if cmd != SC.Cmd.RUN:
             ctl.release()
             continue

@@ -8,7 +8,7 @@ same bug found twice is one finding and dedup is stable across code changes.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 from ccwfuzz.driver.contract import State
 from ccwfuzz.exec.pool import RunResult
@@ -52,6 +52,9 @@ class RunView:
     cp_live: list[bool] = dataclasses.field(default_factory=list)
     deadlock_mask: int = 0
     lock_names: dict[int, str] = dataclasses.field(default_factory=dict)
+    _walk: list[tuple[Record, str, tuple[State, ...]]] | None = dataclasses.field(
+        default=None, repr=False, compare=False
+    )
 
     @property
     def channel_actor(self) -> int:
@@ -61,17 +64,24 @@ class RunView:
     def workqueue_actor(self) -> int:
         return self.nworkers + 1
 
-    def walk(self) -> Iterator[tuple[Record, str, list[State]]]:
+    def walk(self) -> list[tuple[Record, str, tuple[State, ...]]]:
         """Each record with the op its actor is running and the FSM states *before*
-        the record (updated after yielding it)."""
-        op_of: dict[int, str] = {self.channel_actor: "irq", self.workqueue_actor: "todo"}
-        states = [State.STANDBY] * self.nsch
-        for r in self.records:
-            if r.kind == Ev.OP_BEGIN:
-                op_of[r.actor] = OPS[r.arg("op") - 1]
-            yield r, op_of.get(r.actor, "-"), states
-            if r.kind == Ev.FSM and r.arg("sch") < self.nsch:
-                states[r.arg("sch")] = State(r.arg("new"))
+        the record; computed once per run and shared by every oracle."""
+        if self._walk is None:
+            op_of: dict[int, str] = {self.channel_actor: "irq", self.workqueue_actor: "todo"}
+            states = [State.STANDBY] * self.nsch
+            snap = tuple(states)
+            out = []
+            for r in self.records:
+                kind = r[2]
+                if kind == Ev.OP_BEGIN:
+                    op_of[r[1]] = OPS[r[3] - 1]
+                out.append((r, op_of.get(r[1], "-"), snap))
+                if kind == Ev.FSM and r[3] < self.nsch:
+                    states[r[3]] = State(r[5])
+                    snap = tuple(states)
+            self._walk = out
+        return self._walk
 
     def finding(
         self,

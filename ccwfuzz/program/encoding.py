@@ -83,7 +83,7 @@ SCHEMA: dict[str, Any] = {
                 "retry": {"type": "boolean"},
                 "offset": {"type": "integer", "minimum": 0, "maximum": 0xFFF},
                 "data": {"type": "string", "pattern": "^([0-9a-fA-F]{2}){0,256}$"},
-                "n": {"type": "integer", "minimum": 0, "maximum": 256},
+                "n": {"type": "integer", "minimum": 0, "maximum": 100000},
             },
         },
         "event": {
@@ -118,7 +118,7 @@ def to_dict(p: Program) -> dict[str, Any]:
             d["offset"] = o.offset
         if o.op == "write":
             d["data"] = o.data.hex()
-        if o.op == "read":
+        if o.op in ("read", "yield"):
             d["n"] = o.n
         return d
 

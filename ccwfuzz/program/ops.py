@@ -12,7 +12,7 @@ from typing import Any
 
 OPS = (
     "open", "close", "reset", "remove", "ssch", "hsch", "csch", "read_io", "read_async",
-    "read_schib", "read_crw", "write", "read", "wait_irq",
+    "read_schib", "read_crw", "write", "read", "wait_irq", "yield",
 )  # fmt: skip
 HW_EVENTS = (
     "attention", "busy", "paths_offline", "paths_online", "late_de", "not_operational",
@@ -39,7 +39,8 @@ class Op:
     ``ssch`` writes ``ccws`` into guest memory and the ORB (``intparm``, ``ctrl`` = ORB
     word 1) and SCSW (FC start) into the I/O region, as QEMU does (spec B.1
     "Passthrough"); ``retry`` repeats on -EAGAIN as QEMU does. ``write``/``read`` are
-    raw region-file accesses at ``offset`` (region index << 10 | offset).
+    raw region-file accesses at ``offset`` (region index << 10 | offset). ``yield``
+    takes ``n`` bare scheduling points (DESIGN's ``yield_point``).
     """
 
     op: str

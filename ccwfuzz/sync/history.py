@@ -76,6 +76,9 @@ ARGS: dict[Ev, tuple[str, ...]] = {
 }
 
 
+_EV: dict[int, Ev] = {e.value: e for e in Ev}
+
+
 def words_for(capacity: int) -> int:
     return HEADER_WORDS + capacity * RECORD_WORDS
 
@@ -93,7 +96,7 @@ class Record(tuple[int, ...]):
 
     @property
     def kind(self) -> Ev:
-        return Ev(self[2])
+        return _EV[self[2]]
 
     @property
     def args(self) -> tuple[int, ...]:

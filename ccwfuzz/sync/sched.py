@@ -27,7 +27,7 @@ import enum
 import os
 import random
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 from ccwfuzz.sync.history import Ev, History
@@ -85,6 +85,10 @@ class Cmd(enum.IntEnum):
     RUN = 1
     END = 2
     EXIT = 3
+    HANDOFF = 4  # benchmark: pass the token around with bare semaphores
+
+
+_NULL = contextlib.nullcontext()
 
 
 class RunAborted(BaseException):
@@ -138,15 +142,10 @@ class Context:
             with self._lock:
                 self.history.append(self.id, kind, a0, a1, a2, a3, a4)
 
-    @contextlib.contextmanager
-    def atomic(self) -> Iterator[None]:
+    def atomic(self) -> contextlib.AbstractContextManager[Any]:
         """Make a read-modify-write of shared words atomic across processes (free mode
-        only; in controlled mode nobody else runs)."""
-        if self.controlled:
-            yield
-        else:
-            with self._lock:
-                yield
+        only; in controlled mode nobody else runs, and this is a no-op)."""
+        return _NULL if self.controlled else self._lock
 
     # ---- scheduling points -------------------------------------------------------------
     def point(self) -> None:

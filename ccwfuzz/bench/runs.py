@@ -1,0 +1,125 @@
+"""Benchmark: controlled and free runs of the concurrency core (issue 3 item 8).
+
+Measured in one process, so every figure is comparable to the bare hand-off floor
+measured between the same actor processes:
+
+* pool start-up (4 actors: 2 workers, the channel, the work queue);
+* bare hand-off: a semaphore post + wait between two actors pinned to one CPU;
+* scheduler switch: a controlled run where every scheduling point switches actors
+  (explicit choice list), time per switch; the ratio to the bare hand-off is the
+  scheduling overhead;
+* controlled runs/s and scheduling points/s on the standard program (3 workers x 8
+  ops, 2 subchannels, interrupts), without and with the oracles;
+* free-mode worker ops/s on all CPUs.
+
+    python -m ccwfuzz.bench.runs [--seconds 5] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+
+from ccwfuzz.exec import Pool
+from ccwfuzz.oracles import check, view_of
+from ccwfuzz.program import Op, Program, RandomSource, Schedule, random_program
+
+
+def startup_ms(repeat: int = 5) -> float:
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        pool = Pool(workers=2)
+        times.append(time.perf_counter() - t)
+        pool.close()
+    return statistics.median(times) * 1e3
+
+
+def switch_cost(pool: Pool, handoffs: int = 20_000) -> tuple[float, float, int]:
+    """(bare us/hand-off, scheduler us/switch, switches measured)."""
+    bare = pool.bare_handoffs(handoffs) / handoffs * 1e6
+    n = 2000
+    workers = tuple((Op("yield", 0, n=n),) if k < 2 else () for k in range(pool.nworkers))
+    choices = tuple(k % 2 for k in range(4096))
+    p = Program(
+        subchannels=pool.nsch, workers=workers, schedule=Schedule("choices", choices=choices)
+    )
+    pool.run(p)
+    best = float("inf")
+    switches = 0
+    for _ in range(5):
+        r = pool.run(p)
+        best = min(best, r.elapsed / max(1, r.switches))
+        switches = r.switches
+    return bare, best * 1e6, switches
+
+
+def controlled(pool: Pool, seconds: float, oracles: bool) -> dict[str, float]:
+    programs = [random_program(RandomSource(s)) for s in range(200)]
+    names = pool._env.kernel.lock_names()
+    runs = steps = switches = 0
+    t = time.perf_counter()
+    while time.perf_counter() - t < seconds:
+        p = programs[runs % len(programs)]
+        r = pool.run(p)
+        if oracles:
+            check(view_of(r, p, names))
+        runs += 1
+        steps += r.steps
+        switches += r.switches
+    dt = time.perf_counter() - t
+    return {"runs_per_s": runs / dt, "points_per_s": steps / dt,
+            "switches_per_run": switches / runs, "points_per_run": steps / runs}  # fmt: skip
+
+
+def free(pool: Pool, seconds: float) -> dict[str, float]:
+    src = RandomSource(7)
+    runs = ops = 0
+    t = time.perf_counter()
+    while time.perf_counter() - t < seconds:
+        p = random_program(src, ops=32)
+        pool.run(p, mode="free")
+        runs += 1
+        ops += sum(len(w) for w in p.workers)
+    dt = time.perf_counter() - t
+    return {"runs_per_s": runs / dt, "ops_per_s": ops / dt}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m ccwfuzz.bench.runs", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    ap.add_argument("--seconds", type=float, default=5.0, help="per measurement (default 5)")
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args(argv)
+    out: dict[str, object] = {"pool_startup_ms": startup_ms()}
+    with Pool() as pool:
+        bare, switch, n = switch_cost(pool)
+        out["bare_handoff_us"] = bare
+        out["scheduler_switch_us"] = switch
+        out["switch_overhead_ratio"] = switch / bare
+        out["switches_measured"] = n
+        out["controlled"] = controlled(pool, args.seconds, oracles=False)
+        out["controlled_with_oracles"] = controlled(pool, args.seconds, oracles=True)
+        out["free"] = free(pool, args.seconds)
+    if args.json:
+        print(json.dumps(out, indent=2))
+        return 0
+    c, co, f = out["controlled"], out["controlled_with_oracles"], out["free"]
+    assert isinstance(c, dict) and isinstance(co, dict) and isinstance(f, dict)
+    print(f"pool start-up (4 actors)        {out['pool_startup_ms']:8.1f} ms")
+    print(f"bare hand-off (one CPU)         {bare:8.2f} us")
+    print(f"scheduler switch                {switch:8.2f} us   ratio {switch / bare:.2f}x")
+    print(f"controlled runs/s               {c['runs_per_s']:8.0f}      "
+          f"({c['points_per_s']:,.0f} points/s, {c['points_per_run']:.0f} points and "
+          f"{c['switches_per_run']:.1f} switches per run)")  # fmt: skip
+    print(f"controlled runs/s with oracles  {co['runs_per_s']:8.0f}")
+    print(
+        f"free mode worker ops/s          {f['ops_per_s']:8.0f}      ({f['runs_per_s']:.0f} runs/s)"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
