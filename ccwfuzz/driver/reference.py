@@ -440,9 +440,12 @@ class Reference:
         lock.lock(ctx)
         try:
             with ctx.atomic():
+                before = self.css.scsw0(sch)
+                w1 = self.css.pmcw_word(sch, 1)
                 cc, irb = self.css.tsch(sid_mod.make(sch))
-            w0 = struct.unpack_from(">I", irb)[0] if irb else 0
-            ctx.record(Ev.INSTR, INSTR["tsch"] | 1 << 8, sch, cc, w0, self.css.scsw0(sch))
+                after = self.css.scsw0(sch)
+            operational = int(w1 & (P.V | P.ENABLED) == P.V | P.ENABLED)
+            ctx.record(Ev.INSTR, INSTR["tsch"] | operational << 8, sch, cc, before, after)
             if cc == 0:
                 w0, w1, w2 = struct.unpack_from(">III", irb)
                 ctx.record(Ev.INTERRUPT, sch, w0, w1, w2, self.state(sch))

@@ -44,8 +44,9 @@ def expected_cc(instr: int, operational: bool, w0: int) -> int | None:
 
 @rule("arch.cc", "B.1-B.8", "an instruction's condition code matches the subchannel state")
 def condition_codes(view: RunView) -> list[Finding]:
-    """Checks every SSCH, HSCH, CSCH, TSCH, XSCH and MSCH the driver issued against the
-    spec B tables, using the SCSW and PMCW as they were just before the instruction. A
+    """Checks every SSCH, HSCH, CSCH, TSCH, XSCH and MSCH issued (by the driver and by
+    the interrupt path) against the spec B tables, using the SCSW and PMCW as they were
+    just before the instruction. A
     program interruption (the driver passed an invalid operand) is a finding too."""
     out = []
     for r, op, states in view.walk():
@@ -65,8 +66,6 @@ def condition_codes(view: RunView) -> list[Finding]:
                 )
             )
             continue
-        if instr == TSCH:
-            continue  # the interrupt path's TSCH is checked by arch.one-final-per-function
         want = expected_cc(instr, operational, r.arg("before"))
         if want is not None and cc != want:
             out.append(
