@@ -138,7 +138,8 @@ def test_arch_cc_fires_on_wrong_condition_code() -> None:
     bad = view(R(0, Ev.INSTR, 1 | 256, 0, 0, S.SC_PENDING | S.SC_PRIMARY, 0))
     assert "arch.cc" in rules_of(bad)  # SSCH with status pending must be cc 1
     assert "arch.cc" in rules_of(view(R(0, Ev.INSTR, 3, 0, 0, 0, 0)))  # not operational: cc 3
-    assert "arch.cc" in rules_of(view(R(0, Ev.INSTR, 4 | 256, 0, 0, 0, 0)))  # TSCH, none pending: cc 1
+    # TSCH with nothing pending must be cc 1
+    assert "arch.cc" in rules_of(view(R(0, Ev.INSTR, 4 | 256, 0, 0, 0, 0)))
     assert "arch.cc" not in rules_of(view(R(0, Ev.INSTR, 4 | 256, 0, 1, 0, 0)))
 
 
