@@ -75,8 +75,7 @@ class Mutex(_Prim):
     def lock(self, ctx: Context) -> None:
         w, o, me = self.w, self._o, ctx.id
         ctx.point()
-        if ctx.spin_depth or ctx.irq:
-            ctx.record(Ev.SLEEP_IN_ATOMIC, self.slot, ctx.spin_depth)
+        self._check_context(ctx)
         if w[o + K_OWNER] == me + 1:
             ctx.record(Ev.DOUBLE_ACQUIRE, self.slot)
         while True:
@@ -90,7 +89,16 @@ class Mutex(_Prim):
                 owner = w[o + K_OWNER] - 1
             ctx.record(Ev.LOCK_WAIT, self.slot, owner)
             ctx.wait(self.slot, lambda: w[o + K_OWNER] == 0)
+        self._acquired(ctx)
         ctx.record(Ev.LOCK_ACQUIRE, self.slot)
+
+    def _check_context(self, ctx: Context) -> None:
+        """A sleeping lock must not be taken in atomic context (spin lock held, IRQ)."""
+        if ctx.spin_depth or ctx.irq:
+            ctx.record(Ev.SLEEP_IN_ATOMIC, self.slot, ctx.spin_depth)
+
+    def _acquired(self, ctx: Context) -> None:
+        pass
 
     def trylock(self, ctx: Context) -> bool:
         w, o = self.w, self._o
@@ -127,24 +135,11 @@ class SpinLock(Mutex):
 
     kind = Kind.SPIN
 
-    def lock(self, ctx: Context) -> None:
-        w, o, me = self.w, self._o, ctx.id
-        ctx.point()
-        if w[o + K_OWNER] == me + 1:
-            ctx.record(Ev.DOUBLE_ACQUIRE, self.slot)
-        while True:
-            with ctx.atomic():
-                if w[o + K_OWNER] == 0:
-                    w[o + K_OWNER] = me + 1
-                    w[o + K_ACQUIRED] += 1
-                    break
-                w[o + K_WAITERS] |= 1 << me
-                w[o + K_CONTENDED] += 1
-                owner = w[o + K_OWNER] - 1
-            ctx.record(Ev.LOCK_WAIT, self.slot, owner)
-            ctx.wait(self.slot, lambda: w[o + K_OWNER] == 0)
+    def _check_context(self, ctx: Context) -> None:
+        pass  # spinning is allowed in atomic context
+
+    def _acquired(self, ctx: Context) -> None:
         ctx.spin_depth += 1
-        ctx.record(Ev.LOCK_ACQUIRE, self.slot)
 
     def trylock(self, ctx: Context) -> bool:
         if super().trylock(ctx):
