@@ -18,6 +18,7 @@ from ccwfuzz.sync import Completion, Context, EventCounter, Kind, Mutex, SpinLoc
 from ccwfuzz.sync.history import Ev
 
 POISON = 0x6B
+POISON_WORD = 0x6B6B6B6B  # a driver word of freed private state
 CP_SLOT = 4096
 SLOTS_PER_SCH = 2
 
@@ -42,6 +43,7 @@ D_OPEN_COUNT = 10  # vfio core: open file references
 D_HALT_GEN = 11  # cp generation live when the last HSCH/CSCH was accepted (0: none)
 D_IRB_VALID = 12  # the private IRB slot holds an IRB not yet taken by the bottom half
 D_INFLIGHT = 13  # vfio core: region accesses in progress
+D_NOTOPER_WORK = 14  # a deferred cp free after NOT_OPER (E18 notoper_work) is queued
 D_IO_REGION = 16  # 31 words: 124 bytes
 D_CMD_REGION = 48  # 2 words
 D_IRB = 52  # 24 words: the private IRB slot (spec D.4 H1)

@@ -37,10 +37,12 @@ from ccwfuzz.driver.kernel import (
     D_IO_REGION,
     D_IRB,
     D_IRB_VALID,
+    D_NOTOPER_WORK,
     D_OPEN_COUNT,
     D_QUIESCING,
     D_REMOVED,
     D_STATE,
+    POISON_WORD,
     Kernel,
 )
 from ccwfuzz.sync import Context
@@ -77,14 +79,19 @@ class Reference:
 
     # ---- FSM (spec D.1) -----------------------------------------------------------
     def state(self, sch: int) -> State:
-        return State(self.w[self.k.d(sch) + D_STATE])
+        raw = self.w[self.k.d(sch) + D_STATE]
+        return State.NOT_OPER if raw == POISON_WORD else State(raw)
 
     def cp_live(self, sch: int) -> bool:
         return bool(self.w[self.k.d(sch) + D_CP_INIT])
 
     def get_state(self, ctx: Context, sch: int) -> State:
         ctx.point()
-        return self.state(sch)
+        raw = self.w[self.k.d(sch) + D_STATE]
+        if raw == POISON_WORD:  # private state freed under us (E17)
+            ctx.record(Ev.POISON_READ, sch, 4 * (self.k.d(sch) + D_STATE))
+            return State.NOT_OPER
+        return State(raw)
 
     def set_state(self, ctx: Context, sch: int, new: State, event: int = 0xFF) -> None:
         ctx.point()
@@ -150,8 +157,13 @@ class Reference:
         self.disable(ctx, sch)
 
     def fsm_notoper(self, ctx: Context, sch: int, event: Event) -> None:
+        """``fsm_notoper`` (L-new): NOT_OPER now; the cp is freed later by work that
+        takes ``io_mutex`` (``notoper_work``, E18), never from IRQ or spin-lock context
+        and never under a request that is still building it."""
         self.set_state(ctx, sch, State.NOT_OPER, event)
-        self.cp_free(ctx, sch)
+        if self.w[self.k.d(sch) + D_CP_INIT]:
+            self.w[self.k.d(sch) + D_NOTOPER_WORK] = 1
+            self.k.queue_work(ctx, sch)
 
     def fsm_io_request(self, ctx: Context, sch: int, event: Event) -> None:
         """``fsm_io_request`` (spec D.1)."""
@@ -181,8 +193,11 @@ class Reference:
         self.io_request_error(ctx, sch)
 
     def io_request_error(self, ctx: Context, sch: int) -> None:
-        """Every error path ends with IDLE inside the FSM (since 6c02ac4c, E12)."""
-        self.set_state(ctx, sch, State.IDLE, Event.IO_REQ)
+        """Every error path ends with IDLE inside the FSM (since 6c02ac4c, E12) -- but
+        only from CP_PROCESSING: a NOT_OPER event that arrived meanwhile must stick
+        (upstream sets IDLE unconditionally; README "reference", deviation 4)."""
+        if self.get_state(ctx, sch) == State.CP_PROCESSING:
+            self.set_state(ctx, sch, State.IDLE, Event.IO_REQ)
 
     def fsm_io_helper(self, ctx: Context, sch: int, guest_orb: bytes) -> int:
         """``fsm_io_helper``: issue SSCH under the subchannel lock; CP_PENDING before the
@@ -457,7 +472,10 @@ class Reference:
             ctx.irq = False
 
     def todo(self, ctx: Context, sch: int) -> None:
-        """``vfio_ccw_sch_io_todo`` (L-new: steps 2-4 under ``io_mutex``)."""
+        """``vfio_ccw_sch_io_todo`` (L-new: steps 2-4 under ``io_mutex``); also runs
+        the deferred cp free after NOT_OPER (``notoper_work``)."""
+        if self.w[self.k.d(sch) + D_NOTOPER_WORK]:
+            self.notoper_work(ctx, sch)
         irb = self.take_irb(ctx, sch)
         if irb is None:
             return
@@ -478,6 +496,27 @@ class Reference:
         mutex.unlock(ctx)
         ctx.record(Ev.TODO, sch, w0, before, self.state(sch), freed)
         self.k.io_event[sch].signal(ctx)
+
+    def notoper_work(self, ctx: Context, sch: int) -> None:
+        mutex = self.k.io_mutex[sch]
+        mutex.lock(ctx)
+        self.w[self.k.d(sch) + D_NOTOPER_WORK] = 0
+        self.cp_free(ctx, sch)
+        mutex.unlock(ctx)
+
+    def sch_event(self, ctx: Context, sch: int) -> None:
+        """``vfio_ccw_sch_event`` (a machine check for the subchannel), under the
+        subchannel lock: STSCH fails (device gone) -> NOT_OPER event; success -> no
+        change (cffcc109, E14: NOT_OPER is left only through a fresh probe)."""
+        lock = self.k.sch_lock[sch]
+        lock.lock(ctx)
+        try:
+            with ctx.atomic():
+                gone = not self.css.pmcw_word(sch, 1) & P.V
+            if gone:
+                self.fsm_event(ctx, sch, Event.NOT_OPER)
+        finally:
+            lock.unlock(ctx)
 
     def take_irb(self, ctx: Context, sch: int) -> bytearray | None:
         """Take the IRB the top half left, once. Upstream reads the slot in place, so a

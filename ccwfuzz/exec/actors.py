@@ -124,6 +124,8 @@ def worker_body(ctx: Context, env: Env, ops: tuple[Op, ...]) -> None:
 def fire(ctx: Context, env: Env, ev: HwEvent) -> None:
     with ctx.atomic():
         _fire(ctx, env, ev)
+    if ev.event in ("not_operational", "operational"):
+        env.driver.sch_event(ctx, ev.sch)  # the machine check that reports it
 
 
 def _fire(ctx: Context, env: Env, ev: HwEvent) -> None:

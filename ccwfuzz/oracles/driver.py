@@ -31,12 +31,13 @@ def return_codes(view: RunView) -> list[Finding]:
     """IO_REQ: NOT_OPER/STANDBY -EIO, CP_PROCESSING -EAGAIN, CP_PENDING -EBUSY, with no
     state change by the request; in IDLE a request that returns 0 moved the state to
     CP_PENDING itself, and one that fails put it back to IDLE itself, inside the FSM
-    (E12). ASYNC_REQ: NOT_OPER/STANDBY -EIO, CP_PROCESSING -EAGAIN; in IDLE and
-    CP_PENDING one of 0, -EBUSY, -ENODEV, -EINVAL; never a state change. Only the
+    (E12), unless the device went NOT_OPER meanwhile. ASYNC_REQ: NOT_OPER/STANDBY -EIO,
+    CP_PROCESSING -EAGAIN; in IDLE and CP_PENDING one of 0, -EBUSY, -ENODEV, -EINVAL;
+    never a state change. Only the
     requesting actor's own transitions are judged (others may race legitimately)."""
     out = []
     mine: dict[int, list[tuple[int, State]]] = {}
-    for r, op, _ in view.walk():
+    for r, op, now in view.walk():
         if r.kind == Ev.OP_BEGIN:
             mine[r.actor] = []
         elif r.kind == Ev.FSM:
@@ -57,7 +58,12 @@ def return_codes(view: RunView) -> list[Finding]:
                 )
             elif before == State.IDLE and ret == 0 and State.CP_PENDING not in moves:
                 bad = f"IO_REQ in IDLE returned 0 without reaching CP_PENDING ({_names(moves)})"
-            elif before == State.IDLE and ret != 0 and (not moves or moves[-1] != State.IDLE):
+            elif (
+                before == State.IDLE
+                and ret != 0
+                and (not moves or moves[-1] != State.IDLE)
+                and now[sch] != State.NOT_OPER  # gone meanwhile: NOT_OPER must stick
+            ):
                 bad = (
                     f"IO_REQ in IDLE failed ({K.errno_name(ret)}) but the FSM did not go "
                     f"back to IDLE itself ({_names(moves)})"
@@ -145,7 +151,8 @@ def idle_no_cp(view: RunView) -> list[Finding]:
 )
 def cp_free_final(view: RunView) -> list[Finding]:
     """The bottom half may free the channel program only in CP_PENDING, only for a
-    final, solicited interruption (the IRB it processed, from its TODO record), and for
+    final, solicited interruption (the IRB it processed, from its TODO record), or in
+    NOT_OPER (the deferred free of ``notoper_work``, E18); and for
     a halt's or clear's status only if that program was live when the halt or clear was
     accepted (E10). The top half never frees it; a userspace path frees it only in
     CP_PROCESSING (request error), STANDBY or NOT_OPER (close)."""
@@ -159,6 +166,8 @@ def cp_free_final(view: RunView) -> list[Finding]:
 
     def judge(fr: Record, fop: str, st: State, sch: int, gen: int, aimed: int, w0: int) -> None:
         bad = None
+        if st == State.NOT_OPER:
+            return  # the deferred free after NOT_OPER (notoper_work, E18)
         if st != State.CP_PENDING:
             bad = f"bottom half freed the cp in {st.name}"
         elif not (S.is_final(w0) and S.is_solicited(w0)):

@@ -87,15 +87,10 @@ def random_program(
     for _ in range(workers):
         opening = tuple(Op("open", s) for s in range(subchannels) if src.draw(3) != 0)
         ws.append(opening + worker_ops(src, subchannels, ops))
+    kinds = ("attention", "attention", "busy", "late_de", "paths_offline", "paths_online",
+             "not_operational", "operational")  # fmt: skip
     hw = tuple(
-        HwEvent(
-            _pick(
-                src, ("attention", "attention", "busy", "late_de", "paths_offline", "paths_online")
-            ),
-            src.draw(subchannels),
-            src.draw(20),
-        )
-        for _ in range(events)
+        HwEvent(_pick(src, kinds), src.draw(subchannels), src.draw(20)) for _ in range(events)
     )
     return Program(
         target=target,

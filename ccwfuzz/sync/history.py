@@ -45,6 +45,7 @@ class Ev(enum.IntEnum):
     SLEEP_IN_ATOMIC = 23
     DOUBLE_ACQUIRE = 24
     BAD_UNLOCK = 25
+    TRYLOCK_FAIL = 26
 
 
 ARGS: dict[Ev, tuple[str, ...]] = {
@@ -73,6 +74,7 @@ ARGS: dict[Ev, tuple[str, ...]] = {
     Ev.SLEEP_IN_ATOMIC: ("lock", "spin"),
     Ev.DOUBLE_ACQUIRE: ("lock",),
     Ev.BAD_UNLOCK: ("lock", "owner"),
+    Ev.TRYLOCK_FAIL: ("lock", "owner"),
 }
 
 

@@ -104,9 +104,13 @@ class Mutex(_Prim):
         w, o = self.w, self._o
         ctx.point()
         with ctx.atomic():
-            if w[o + K_OWNER]:
-                return False
-            w[o + K_OWNER] = ctx.id + 1
+            owner = w[o + K_OWNER]
+            if not owner:
+                w[o + K_OWNER] = ctx.id + 1
+        if owner:
+            ctx.record(Ev.TRYLOCK_FAIL, self.slot, owner - 1)
+            return False
+        with ctx.atomic():
             w[o + K_ACQUIRED] += 1
         ctx.record(Ev.LOCK_ACQUIRE, self.slot)
         return True
