@@ -94,9 +94,17 @@ class Reference:
         return State(raw)
 
     def set_state(self, ctx: Context, sch: int, new: State, event: int = 0xFF) -> None:
+        """Write the FSM state. NOT_OPER is terminal (spec D.1: only a fresh probe
+        leaves it): a write that would leave it is dropped. Upstream's FSM dispatch is
+        not atomic with ``sch_event``, so a racing request, open, close or bottom half
+        can overwrite NOT_OPER there (README "reference", deviation 4)."""
         ctx.point()
-        old = self.w[self.k.d(sch) + D_STATE]
-        self.w[self.k.d(sch) + D_STATE] = new
+        d = self.k.d(sch)
+        with ctx.atomic():
+            old = self.w[d + D_STATE]
+            if old == State.NOT_OPER and new != State.NOT_OPER:
+                return
+            self.w[d + D_STATE] = new
         ctx.record(Ev.FSM, sch, old, new, event)
 
     def fsm_event(self, ctx: Context, sch: int, event: Event) -> None:
@@ -268,6 +276,8 @@ class Reference:
         lock = self.k.sch_lock[sch]
         lock.lock(ctx)
         try:
+            if self.get_state(ctx, sch) != State.STANDBY:  # NOT_OPER arrived meanwhile
+                return
             ok = self.modify(ctx, sch, enable=True) == 0
             if ok:
                 self.set_state(ctx, sch, State.IDLE, event)
@@ -299,7 +309,8 @@ class Reference:
         lock.unlock(ctx)
         self.k.flush_work(ctx)
         lock.lock(ctx)
-        self.set_state(ctx, sch, State.STANDBY, event)
+        if self.get_state(ctx, sch) != State.NOT_OPER:  # NOT_OPER may arrive meanwhile
+            self.set_state(ctx, sch, State.STANDBY, event)
         lock.unlock(ctx)
         self.close_free_cp(ctx, sch)
 
@@ -491,7 +502,7 @@ class Reference:
                 self.cp_free(ctx, sch)
                 freed = True
         self.store_irb(ctx, sch, bytes(irb))
-        if freed:
+        if freed and self.get_state(ctx, sch) == State.CP_PENDING:  # NOT_OPER sticks
             self.set_state(ctx, sch, State.IDLE, Event.INTERRUPT)
         mutex.unlock(ctx)
         ctx.record(Ev.TODO, sch, w0, before, self.state(sch), freed)

@@ -2,7 +2,20 @@
 
 from __future__ import annotations
 
-from ccwfuzz.oracles import arch, driver, runtime
+from ccwfuzz.oracles import arch, driver, locking, runtime
+from ccwfuzz.oracles.locking import LockGraph
 from ccwfuzz.oracles.registry import RULES, Finding, Rule, RunView, check, view_of
 
-__all__ = ["RULES", "Finding", "Rule", "RunView", "arch", "check", "driver", "runtime", "view_of"]
+__all__ = [
+    "RULES",
+    "Finding",
+    "LockGraph",
+    "Rule",
+    "RunView",
+    "arch",
+    "check",
+    "driver",
+    "locking",
+    "runtime",
+    "view_of",
+]

@@ -171,3 +171,63 @@ def one_final(view: RunView) -> list[Finding]:
                     )
                 )
     return out
+
+
+@rule("arch.pending-cleared", "C.6", "status pending is cleared only by TSCH, CSCH or HSCH")
+def pending_cleared(view: RunView) -> list[Finding]:
+    """Between the SCSW before and after an instruction, status pending disappears only
+    for TSCH cc 0, CSCH cc 0, or HSCH cc 0 on an active subchannel with intermediate
+    status only (spec C.6)."""
+    out = []
+    for r, op, states in view.walk():
+        if r.kind != Ev.INSTR or r.arg("cc") == 0xFF:
+            continue
+        before, after = r.arg("before"), r.arg("after")
+        if not (before & S.SC_PENDING and not after & S.SC_PENDING):
+            continue
+        instr, cc, sch = r.arg("instr") & 0xFF, r.arg("cc"), r.arg("sch")
+        both = S.AC_SUBCHANNEL_ACTIVE | S.AC_DEVICE_ACTIVE
+        ok = cc == 0 and (
+            instr in (TSCH, CSCH)
+            or (instr == HSCH and before & S.SC == S.SC_INTERMEDIATE | S.SC_PENDING
+                and before & both == both)
+        )  # fmt: skip
+        if not ok:
+            out.append(
+                view.finding(
+                    "arch.pending-cleared",
+                    f"{NAMES.get(instr, instr)} cc {cc} cleared status pending",
+                    r,
+                    op,
+                    states[sch],
+                    sch,
+                )
+            )
+    return out
+
+
+@rule("arch.unsolicited-fc", "C.4", "unsolicited status never changes the function control")
+def unsolicited_fc(view: RunView) -> list[Finding]:
+    """An unsolicited interruption carries the FC the subchannel had (from the last
+    instruction on it), never a function of its own."""
+    out = []
+    fc = [0] * view.nsch
+    for r, op, states in view.walk():
+        if r.kind == Ev.INSTR and r.arg("cc") != 0xFF:
+            fc[r.arg("sch")] = r.arg("after") & S.FC
+        elif r.kind == Ev.HW_EVENT and r.arg("event") == NOT_OPERATIONAL:
+            fc[r.arg("sch")] = 0
+        elif r.kind == Ev.INTERRUPT and not S.is_solicited(r.arg("scsw0")):
+            sch = r.arg("sch")
+            if r.arg("scsw0") & S.FC != fc[sch]:
+                out.append(
+                    view.finding(
+                        "arch.unsolicited-fc",
+                        f"unsolicited status changed FC to {S.describe(r.arg('scsw0'))}",
+                        r,
+                        op,
+                        states[sch],
+                        sch,
+                    )
+                )
+    return out

@@ -56,7 +56,12 @@ def return_codes(view: RunView) -> list[Finding]:
                     f"IO_REQ in {before.name}: {K.errno_name(ret)}, moves {_names(moves)}; "
                     f"want {K.errno_name(want)} and no transition"
                 )
-            elif before == State.IDLE and ret == 0 and State.CP_PENDING not in moves:
+            elif (
+                before == State.IDLE
+                and ret == 0
+                and State.CP_PENDING not in moves
+                and now[sch] != State.NOT_OPER
+            ):
                 bad = f"IO_REQ in IDLE returned 0 without reaching CP_PENDING ({_names(moves)})"
             elif (
                 before == State.IDLE

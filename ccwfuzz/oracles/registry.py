@@ -52,6 +52,7 @@ class RunView:
     cp_live: list[bool] = dataclasses.field(default_factory=list)
     deadlock_mask: int = 0
     lock_names: dict[int, str] = dataclasses.field(default_factory=dict)
+    lock_graph: object | None = None  # a locking.LockGraph shared across runs
     _walk: list[tuple[Record, str, tuple[State, ...]]] | None = dataclasses.field(
         default=None, repr=False, compare=False
     )
@@ -117,8 +118,11 @@ def view_of(
     result: RunResult,
     program: Program,
     lock_names: dict[int, str] | None = None,
+    lock_graph: object | None = None,
 ) -> RunView:
-    """The oracles' view of a pool run."""
+    """The oracles' view of a pool run. Pass the pool's lock names (readable findings;
+    needed by the isolation and lock-order rules) and, to find lock-order inversions
+    across runs, one :class:`~ccwfuzz.oracles.locking.LockGraph` for all of them."""
     return RunView(
         records=result.records,
         outcome=result.outcome,
@@ -130,6 +134,7 @@ def view_of(
         cp_live=result.cp_live,
         deadlock_mask=result.deadlock_mask,
         lock_names=lock_names or {},
+        lock_graph=lock_graph,
     )
 
 
