@@ -104,8 +104,8 @@ def test_deadlock_and_crash_and_limit_fire() -> None:
     with Pool("brokendrivers:ForgetsUnlock", subchannels=1, workers=1) as pool:
         p = Program(target="brokendrivers:ForgetsUnlock", subchannels=1, workers=(ops,))
         found = check(view_of(pool.run(p), p, pool._env.kernel.lock_names()))
-        assert [f.rule for f in found] == ["sched.deadlock"]
-        assert "io_mutex[0]" in found[0].message
+        assert {f.rule for f in found} == {"sched.deadlock", "lock.double-acquire"}
+        assert "io_mutex[0]" in next(f for f in found if f.rule == "sched.deadlock").message
     with Pool("brokendrivers:CrashesOnRead", subchannels=1, workers=1) as pool:
         p = Program(target="brokendrivers:CrashesOnRead", subchannels=1, workers=(ops,))
         assert "actor.crash" in [f.rule for f in check(view_of(pool.run(p), p))]
@@ -129,7 +129,9 @@ FINAL = S.FC_START | S.SC_PRIMARY | S.SC_SECONDARY | S.SC_PENDING
 
 
 def rules_of(v: RunView) -> list[str]:
-    return [f.rule for f in check(v)]
+    """Findings of the architecture and scheduling rules (these histories carry no
+    driver records, which the driver rules would rightly miss)."""
+    return [f.rule for f in check(v) if f.rule.startswith(("arch.", "sched."))]
 
 
 def test_arch_cc_fires_on_wrong_condition_code() -> None:
