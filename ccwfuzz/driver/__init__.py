@@ -9,6 +9,16 @@ from ccwfuzz.driver.reference import Reference
 TARGETS: dict[str, type[Reference]] = {"reference": Reference}
 
 
+def _register_zoo() -> None:
+    from ccwfuzz.driver.zoo import MEMBERS
+
+    for name, cls in MEMBERS.items():
+        TARGETS[f"zoo:{name}"] = cls
+
+
+_register_zoo()
+
+
 def resolve(target: str, allow_import: bool = True) -> type[Reference]:
     """A driver class by target name (``reference``) or ``module:Class``.
 
@@ -18,6 +28,8 @@ def resolve(target: str, allow_import: bool = True) -> type[Reference]:
     """
     if target in TARGETS:
         return TARGETS[target]
+    if target.startswith("zoo:"):
+        raise ValueError(f"no zoo member {target[4:]!r} (ccwfuzz targets lists them)")
     if ":" in target:
         if not allow_import:
             raise ValueError(f"target {target!r} is not built in; pass --target {target} "

@@ -52,7 +52,7 @@ D_CRW_RING = 82  # 8 CRWs
 DRV_WORDS = 96
 
 # Primitive slots.
-P_WQ, P_WQ_IDLE, P_CHANNEL, P_CRW_LOCK = 0, 1, 2, 3
+P_WQ, P_WQ_IDLE, P_CHANNEL, P_CRW_LOCK, P_GLOBAL_WRITE = 0, 1, 2, 3, 4
 P_GLOBAL = 8
 P_PER_SCH = 6
 P_IO_MUTEX, P_SCH_LOCK, P_IO_EVENT, P_CRW_EVENT, P_QUIESCE, P_OPEN_LOCK = 0, 1, 2, 3, 4, 5
@@ -88,6 +88,7 @@ class Kernel:
         self.wq_idle = WaitQueue(table, P_WQ_IDLE)
         self.channel_waitq = WaitQueue(table, P_CHANNEL)
         self.crw_lock = SpinLock(table, P_CRW_LOCK)
+        self.global_write = Mutex(table, P_GLOBAL_WRITE)  # used only by a zoo member
         self.io_mutex = [Mutex(table, self._slot(s, P_IO_MUTEX)) for s in range(self.nsch)]
         self.sch_lock = [SpinLock(table, self._slot(s, P_SCH_LOCK)) for s in range(self.nsch)]
         self.io_event = [EventCounter(table, self._slot(s, P_IO_EVENT)) for s in range(self.nsch)]
@@ -101,7 +102,7 @@ class Kernel:
 
     def primitive_kinds(self) -> dict[int, Kind]:
         kinds = {P_WQ: Kind.WAITQ, P_WQ_IDLE: Kind.WAITQ, P_CHANNEL: Kind.WAITQ,
-                 P_CRW_LOCK: Kind.SPIN}  # fmt: skip
+                 P_CRW_LOCK: Kind.SPIN, P_GLOBAL_WRITE: Kind.MUTEX}  # fmt: skip
         for s in range(self.nsch):
             for k, kind in ((P_IO_MUTEX, Kind.MUTEX), (P_SCH_LOCK, Kind.SPIN),
                             (P_IO_EVENT, Kind.EVENT), (P_CRW_EVENT, Kind.EVENT),
@@ -110,7 +111,8 @@ class Kernel:
         return kinds
 
     def lock_names(self) -> dict[int, str]:
-        names = {P_WQ: "wq", P_WQ_IDLE: "wq_idle", P_CHANNEL: "channel", P_CRW_LOCK: "crw_lock"}
+        names = {P_WQ: "wq", P_WQ_IDLE: "wq_idle", P_CHANNEL: "channel", P_CRW_LOCK: "crw_lock",
+                 P_GLOBAL_WRITE: "write_lock"}  # fmt: skip
         for s in range(self.nsch):
             for k, n in ((P_IO_MUTEX, "io_mutex"), (P_SCH_LOCK, "sch->lock"),
                          (P_IO_EVENT, "io_trigger"), (P_CRW_EVENT, "crw_trigger"),

@@ -61,6 +61,15 @@ REGION_SIZES = {
 INSTR = {"ssch": 1, "hsch": 2, "csch": 3, "tsch": 4, "msch": 5, "stsch": 6, "xsch": 7}
 
 
+def region_span(offset: int, n: int) -> tuple[int, int] | None:
+    """(region index, offset within it) for a read of ``n`` bytes, or None (-EINVAL)."""
+    index, off = offset >> K.REGION_SHIFT, offset & ((1 << K.REGION_SHIFT) - 1)
+    size = REGION_SIZES.get(index)
+    if size is None or off < 0 or n < 0 or off + n > size:
+        return None
+    return index, off
+
+
 def irb_hash(irb: bytes) -> int:
     return zlib.crc32(irb) or 1  # 0 is kept for "no IRB"
 
@@ -70,6 +79,8 @@ class Reference:
 
     name: ClassVar[str] = "reference"
     initial_state: ClassVar[State] = State.STANDBY
+    #: For zoo members: the oracle rule that must catch the bug.
+    expected_rule: ClassVar[str] = ""
 
     def __init__(self, kernel: Kernel) -> None:
         self.k = kernel
@@ -491,22 +502,35 @@ class Reference:
         if irb is None:
             return
         w0 = struct.unpack_from(">I", irb)[0]
-        final = S.is_final(w0)
-        mutex = self.k.io_mutex[sch]
-        mutex.lock(ctx)
+        self.todo_lock(ctx, sch)
         before = self.get_state(ctx, sch)
         freed = False
         if S.is_solicited(w0):
             self.cp_update_scsw(sch, irb)
-            if final and before == State.CP_PENDING and self.related(sch, w0):
+            if self.frees_cp(sch, w0, before):
                 self.cp_free(ctx, sch)
                 freed = True
         self.store_irb(ctx, sch, bytes(irb))
-        if freed and self.get_state(ctx, sch) == State.CP_PENDING:  # NOT_OPER sticks
+        if self.goes_idle(ctx, sch, w0, freed):
             self.set_state(ctx, sch, State.IDLE, Event.INTERRUPT)
-        mutex.unlock(ctx)
+        self.todo_unlock(ctx, sch)
         ctx.record(Ev.TODO, sch, w0, before, self.state(sch), freed)
         self.k.io_event[sch].signal(ctx)
+
+    def todo_lock(self, ctx: Context, sch: int) -> None:
+        self.k.io_mutex[sch].lock(ctx)
+
+    def todo_unlock(self, ctx: Context, sch: int) -> None:
+        self.k.io_mutex[sch].unlock(ctx)
+
+    def frees_cp(self, sch: int, w0: int, state: State) -> bool:
+        """Spec D.1 step 2: free only for a final interrupt in CP_PENDING (E1, E8), and
+        only for the program the interrupt belongs to (E10 guard)."""
+        return S.is_final(w0) and state == State.CP_PENDING and self.related(sch, w0)
+
+    def goes_idle(self, ctx: Context, sch: int, w0: int, freed: bool) -> bool:
+        """Spec D.1 step 4: IDLE only if this interrupt freed the cp (2af7a834, E13)."""
+        return freed and self.get_state(ctx, sch) == State.CP_PENDING
 
     def notoper_work(self, ctx: Context, sch: int) -> None:
         mutex = self.k.io_mutex[sch]
@@ -632,29 +656,36 @@ class Reference:
         return ret if ret else len(data)
 
     def read_region(self, ctx: Context, sch: int, offset: int, n: int) -> bytes | int:
-        index, off = offset >> K.REGION_SHIFT, offset & ((1 << K.REGION_SHIFT) - 1)
-        size = REGION_SIZES.get(index)
-        if size is None or off < 0 or n < 0 or off + n > size:
+        """``vfio_ccw_mdev_read``: any region read takes ``io_mutex`` (blocking)."""
+        span = region_span(offset, n)
+        if span is None:
             return -K.EINVAL
         mutex = self.k.io_mutex[sch]
         mutex.lock(ctx)
         try:
-            if index == K.IO_REGION:
-                data = self.copy_out(ctx, sch, D_IO_REGION, off, n)
-                if off <= K.IRB_AREA and off + n >= K.IRB_AREA + 96:
-                    irb = data[K.IRB_AREA - off : K.IRB_AREA - off + 96]
-                    ctx.record(Ev.IRB_READ, sch, irb_hash(irb) if any(irb) else 0,
-                               struct.unpack_from(">I", irb)[0])  # fmt: skip
-                return data
-            if index == K.ASYNC_REGION:
-                return self.copy_out(ctx, sch, D_CMD_REGION, off, n)
-            if index == K.SCHIB_REGION:
-                with ctx.atomic():
-                    cc, raw = self.css.stsch(sid_mod.make(sch))
-                return raw[off : off + n] if cc == 0 else -K.ENODEV
-            return self.crw_pop(ctx, sch)[off : off + n]
+            return self.read_body(ctx, sch, span[0], span[1], n)
         finally:
             mutex.unlock(ctx)
+
+    def read_body(self, ctx: Context, sch: int, index: int, off: int, n: int) -> bytes | int:
+        if index == K.IO_REGION:
+            data = self.copy_out(ctx, sch, D_IO_REGION, off, n)
+            if off <= K.IRB_AREA and off + n >= K.IRB_AREA + 96:
+                irb = data[K.IRB_AREA - off : K.IRB_AREA - off + 96]
+                ctx.record(
+                    Ev.IRB_READ,
+                    sch,
+                    irb_hash(irb) if any(irb) else 0,
+                    struct.unpack_from(">I", irb)[0],
+                )
+            return data
+        if index == K.ASYNC_REGION:
+            return self.copy_out(ctx, sch, D_CMD_REGION, off, n)
+        if index == K.SCHIB_REGION:
+            with ctx.atomic():
+                cc, raw = self.css.stsch(sid_mod.make(sch))
+            return raw[off : off + n] if cc == 0 else -K.ENODEV
+        return self.crw_pop(ctx, sch)[off : off + n]
 
     def crw_pop(self, ctx: Context, sch: int) -> bytes:
         w, d = self.w, self.k.d(sch)

@@ -11,6 +11,7 @@ from ccwfuzz.sync import Outcome
 from ccwfuzz.sync.history import Ev, Record, signed
 
 WRITE_OP = OPS.index("write") + 1
+EBADF = 9
 IO_REQ_IDLE_RETS = {
     0,
     -K.EBUSY,
@@ -34,12 +35,36 @@ def return_codes(view: RunView) -> list[Finding]:
     (E12), unless the device went NOT_OPER meanwhile. ASYNC_REQ: NOT_OPER/STANDBY -EIO,
     CP_PROCESSING -EAGAIN; in IDLE and CP_PENDING one of 0, -EBUSY, -ENODEV, -EINVAL;
     never a state change. Only the
-    requesting actor's own transitions are judged (others may race legitimately)."""
+    requesting actor's own transitions are judged (others may race legitimately). A
+    start, halt or clear that fails without reaching the FSM is a finding, unless the
+    vfio core refused it (-EBADF, -ENODEV) or its own ``io_mutex`` was busy (-EAGAIN)."""
     out = []
     mine: dict[int, list[tuple[int, State]]] = {}
+    answered: dict[int, bool] = {}  # did this op's request reach the FSM
+    own_busy: dict[int, bool] = {}  # did it fail to take its own io_mutex
     for r, op, now in view.walk():
         if r.kind == Ev.OP_BEGIN:
             mine[r.actor] = []
+            answered[r.actor] = own_busy[r.actor] = False
+        elif r.kind == Ev.TRYLOCK_FAIL:
+            own_busy[r.actor] = True
+        elif r.kind == Ev.OP_END and op in ("ssch", "hsch", "csch"):
+            ret = signed(r.arg("result"))
+            core = ret in (-EBADF, -K.ENODEV) or (ret == -K.EAGAIN and own_busy.get(r.actor))
+            if ret < 0 and not answered.get(r.actor) and not core:
+                sch = r.arg("sch")
+                out.append(
+                    view.finding(
+                        "driver.retcode",
+                        f"{op} answered {K.errno_name(ret)} outside the FSM",
+                        r,
+                        op,
+                        now[sch],
+                        sch,
+                    )
+                )
+        if r.kind == Ev.RET:
+            answered[r.actor] = True
         elif r.kind == Ev.FSM:
             mine.setdefault(r.actor, []).append((r.arg("sch"), State(r.arg("new"))))
         if r.kind != Ev.RET:

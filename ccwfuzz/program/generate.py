@@ -58,8 +58,10 @@ def channel_program(src: ChoiceSource) -> tuple[Ccw, ...]:
 
 def worker_ops(src: ChoiceSource, nsch: int, count: int) -> tuple[Op, ...]:
     ops: list[Op] = []
-    weights = ["ssch"] * 6 + ["wait_irq"] * 4 + ["read_io"] * 3 + ["hsch", "csch", "read_schib",
-               "read_crw", "close", "open", "reset", "read_async"]  # fmt: skip
+    weights = ["ssch"] * 6 + ["wait_irq"] * 4 + ["read_io"] * 3 + [
+        "hsch", "csch", "read_schib", "read_crw", "close", "open", "reset", "read_async",
+        "remove",
+    ]  # fmt: skip
     for _ in range(count):
         sch = src.draw(nsch)
         kind = _pick(src, weights)

@@ -124,11 +124,13 @@ class Context:
         self.irq = False  # running the interrupt top half
         self._rng = random.Random()
         self.controlled = True
+        self._ended = False  # this actor consumed its END post: unwinding, never block
 
     # ---- run setup (actor side) ----------------------------------------------------
     def begin_run(self) -> None:
         w, b = self._w, self._b
         self.controlled = w[b + S_MODE] == Mode.CONTROLLED
+        self._ended = False
         self.spin_depth = 0
         self.irq = False
         self._rng.seed(w[b + S_SEED] * 1000003 + self.id)
@@ -152,6 +154,8 @@ class Context:
         """A scheduling point: in controlled mode the schedule may switch actors here;
         in free mode a little random jitter."""
         w, b = self._w, self._b
+        if self._ended:
+            raise RunAborted  # a finally: block of an unwinding actor: do not wait again
         if not self.controlled:
             if w[b + S_STOP] == 2:
                 raise RunAborted
@@ -180,9 +184,18 @@ class Context:
         """Wait until woken (controlled) or until ``ready()`` (free). The caller has
         already registered as a waiter on ``slot``. Returns False if a ``soft`` (timed)
         wait timed out."""
+        if self._ended:
+            raise RunAborted
         if not self.controlled:
             return self._spin_until(ready, soft)
         w, b, me = self._w, self._b, self.id
+        # A wait counts as a step: a retry loop that keeps timing out (nobody else can
+        # run) must still run into the step budget instead of spinning forever.
+        steps = w[b + S_STEPS] + 1
+        w[b + S_STEPS] = steps
+        if steps >= w[b + S_MAXSTEPS]:
+            self._end(Outcome.LIMIT)
+            self._wait_turn()
         w[b + A_STATUS + me] = Status.WAITING if soft else Status.BLOCKED
         w[b + A_ON + me] = slot
         w[b + A_TIMEDOUT + me] = 0
@@ -298,8 +311,11 @@ class Context:
         self._wait_turn()
 
     def _wait_turn(self) -> None:
+        if self._ended:
+            raise RunAborted
         self._sems[self.id].acquire()
         if self._w[self._b + S_CMD] != Cmd.RUN:
+            self._ended = True
             raise RunAborted
 
     def _spin_until(self, ready: Callable[[], bool], soft: bool) -> bool:

@@ -1,0 +1,37 @@
+"""The zoo: the reference driver with one historical vfio-ccw bug brought back each.
+
+Each member is the smallest faithful change to :class:`~ccwfuzz.driver.Reference` that
+reintroduces the bug; its module docstring says the bug, the interleaving that triggers
+it, the upstream fix or the seed thread, and the rule that must catch it
+(``expected_rule``). Select one as ``--target zoo:<name>``.
+"""
+
+from __future__ import annotations
+
+from ccwfuzz.driver.reference import Reference
+from ccwfuzz.driver.zoo.boxed_busy import BoxedBusy
+from ccwfuzz.driver.zoo.cp_init_over_live import CpInitOverLive
+from ccwfuzz.driver.zoo.flush_under_spinlock import FlushUnderSpinlock
+from ccwfuzz.driver.zoo.free_in_processing import FreeInProcessing
+from ccwfuzz.driver.zoo.free_unrelated import FreeUnrelated
+from ccwfuzz.driver.zoo.global_serialize import GlobalSerialize
+from ccwfuzz.driver.zoo.idle_on_clear import IdleOnClear
+from ccwfuzz.driver.zoo.idle_on_intermediate import IdleOnIntermediate
+from ccwfuzz.driver.zoo.idle_outside_fsm import IdleOutsideFsm
+from ccwfuzz.driver.zoo.irq_config_read import IrqConfigRead
+from ccwfuzz.driver.zoo.lock_order_inversion import LockOrderInversion
+from ccwfuzz.driver.zoo.notoper_resurrect import NotoperResurrect
+from ccwfuzz.driver.zoo.quiesce_loop import QuiesceLoop
+from ccwfuzz.driver.zoo.remove_uaf import RemoveUaf
+from ccwfuzz.driver.zoo.ssch_before_pending import SschBeforePending
+from ccwfuzz.driver.zoo.unlocked_region import UnlockedRegion
+
+MEMBERS: dict[str, type[Reference]] = {
+    cls.name: cls
+    for cls in (
+        GlobalSerialize, UnlockedRegion, IdleOnIntermediate, BoxedBusy, FreeInProcessing,
+        FreeUnrelated, CpInitOverLive, IdleOutsideFsm, IdleOnClear, FlushUnderSpinlock,
+        QuiesceLoop, NotoperResurrect, RemoveUaf, IrqConfigRead, LockOrderInversion,
+        SschBeforePending,
+    )
+}  # fmt: skip

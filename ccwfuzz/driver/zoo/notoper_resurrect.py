@@ -1,0 +1,40 @@
+"""``zoo:notoper-resurrect`` (spec E14) -- a subchannel event revives NOT_OPER.
+
+Bug: on a machine check whose STSCH succeeds, the subchannel event handler moves a
+NOT_OPER device back to IDLE/STANDBY ("all is well again") without a fresh probe.
+Interleaving: the device goes away (NOT_OPER, cp scheduled for freeing); it comes back;
+the event handler sets IDLE while nothing was re-initialized.
+Fix: cffcc109fd68 "vfio/ccw: Do not change FSM state in subchannel event" (v6.0).
+Caught by: ``driver.notoper-final``.
+"""
+
+from __future__ import annotations
+
+from ccwfuzz.arch import schib as P
+from ccwfuzz.driver.contract import Event, State
+from ccwfuzz.driver.kernel import D_OPEN_COUNT, D_STATE
+from ccwfuzz.driver.reference import Reference
+from ccwfuzz.sync import Context
+from ccwfuzz.sync.history import Ev
+
+
+class NotoperResurrect(Reference):
+    name = "notoper-resurrect"
+    expected_rule = "driver.notoper-final"
+
+    def sch_event(self, ctx: Context, sch: int) -> None:
+        lock = self.k.sch_lock[sch]
+        lock.lock(ctx)
+        try:
+            with ctx.atomic():
+                gone = not self.css.pmcw_word(sch, 1) & P.V
+            if gone:
+                self.fsm_event(ctx, sch, Event.NOT_OPER)
+            elif self.get_state(ctx, sch) == State.NOT_OPER:
+                d = self.k.d(sch)
+                new = State.IDLE if self.w[d + D_OPEN_COUNT] else State.STANDBY
+                ctx.point()
+                self.w[d + D_STATE] = new  # "all is well again" (bypasses the FSM)
+                ctx.record(Ev.FSM, sch, State.NOT_OPER, new, 0xFF)
+        finally:
+            lock.unlock(ctx)
