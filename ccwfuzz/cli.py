@@ -129,11 +129,16 @@ def _rules(args: argparse.Namespace) -> int:
 
 
 def _targets(args: argparse.Namespace) -> int:
+    import importlib
+
     from ccwfuzz.driver import TARGETS
 
+    print(f"{'target':<28} {'caught by':<28} what")
     for name, cls in TARGETS.items():
-        doc = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
-        print(f"{name:<24} {doc}")
+        doc = importlib.import_module(cls.__module__).__doc__ or ""
+        first = doc.strip().splitlines()[0] if doc.strip() else ""
+        what = first.split(" -- ", 1)[1] if " -- " in first else first
+        print(f"{name:<28} {cls.expected_rule or '-':<28} {what}")
     return EXIT_OK
 
 

@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable, Iterator
 
 from ccwfuzz.exec import Pool, RunResult
-from ccwfuzz.oracles import Finding, check, view_of
+from ccwfuzz.oracles import Finding, LockGraph, check, view_of
 from ccwfuzz.program import Program, RandomSource, random_program
 
 
@@ -42,6 +42,7 @@ def stress(
     prog = Progress()
     seen: set[tuple[str, str, str, str]] = set()
     names = pool._env.kernel.lock_names()
+    graph = LockGraph()  # lock order is judged across all runs, as lockdep does
     start = time.perf_counter()
     src = RandomSource(seed)
     while time.perf_counter() - start < seconds:
@@ -51,7 +52,7 @@ def stress(
         prog.runs += 1
         prog.ops += sum(len(w) for w in p.workers)
         prog.elapsed = time.perf_counter() - start
-        for f in check(view_of(r, p, names)):
+        for f in check(view_of(r, p, names, graph)):
             if f.key not in seen:
                 seen.add(f.key)
                 prog.findings += 1

@@ -1,4 +1,4 @@
-"""``reference``: today's upstream vfio-ccw design (spec D.1, D.4, with the newest
+"""``reference`` -- today's upstream vfio-ccw design (spec D.1, D.4, with the newest
 ``io_todo`` of E18), the driver every oracle must find clean.
 
 Each method names the kernel function it models. Scheduling points sit where the kernel
@@ -132,7 +132,8 @@ class Reference:
     def jumptable(self) -> dict[State, dict[Event, Callable[[Context, int, Event], None]]]:
         nop, notoper = self.fsm_nop, self.fsm_notoper
         return {
-            State.NOT_OPER: {Event.NOT_OPER: nop, Event.IO_REQ: self.fsm_io_error,
+            State.NOT_OPER: {Event.NOT_OPER: self.fsm_notoper_again,
+                             Event.IO_REQ: self.fsm_io_error,
                              Event.ASYNC_REQ: self.fsm_async_error,
                              Event.INTERRUPT: self.fsm_disabled_irq, Event.OPEN: nop,
                              Event.CLOSE: nop},
@@ -172,14 +173,27 @@ class Reference:
         self.set_cmd_ret(sch, -K.EAGAIN)
 
     def fsm_disabled_irq(self, ctx: Context, sch: int, event: Event) -> None:
-        """An interruption while not open: disable the subchannel again (E16)."""
+        """An interruption while not open: disable the subchannel again (E16); nothing
+        reaches userspace. A final interruption that ends a program still allocated
+        (a start that raced NOT_OPER, deviation 4) gets it freed by the deferred work."""
         self.disable(ctx, sch)
+        w0 = int.from_bytes(self.k.bytes_at(sch, D_IRB, 4), "big")
+        if self.w[self.k.d(sch) + D_CP_INIT] and S.is_final(w0) and S.is_solicited(w0):
+            self.fsm_notoper_again(ctx, sch, event)
 
     def fsm_notoper(self, ctx: Context, sch: int, event: Event) -> None:
         """``fsm_notoper`` (L-new): NOT_OPER now; the cp is freed later by work that
         takes ``io_mutex`` (``notoper_work``, E18), never from IRQ or spin-lock context
         and never under a request that is still building it."""
         self.set_state(ctx, sch, State.NOT_OPER, event)
+        if self.w[self.k.d(sch) + D_CP_INIT]:
+            self.w[self.k.d(sch) + D_NOTOPER_WORK] = 1
+            self.k.queue_work(ctx, sch)
+
+    def fsm_notoper_again(self, ctx: Context, sch: int, event: Event) -> None:
+        """NOT_OPER in NOT_OPER: a nop in D.1; here it also frees a cp that a start
+        racing the first NOT_OPER left behind (possible only because NOT_OPER is
+        terminal in the reference, deviation 4)."""
         if self.w[self.k.d(sch) + D_CP_INIT]:
             self.w[self.k.d(sch) + D_NOTOPER_WORK] = 1
             self.k.queue_work(ctx, sch)
@@ -526,7 +540,11 @@ class Reference:
     def frees_cp(self, sch: int, w0: int, state: State) -> bool:
         """Spec D.1 step 2: free only for a final interrupt in CP_PENDING (E1, E8), and
         only for the program the interrupt belongs to (E10 guard)."""
-        return S.is_final(w0) and state == State.CP_PENDING and self.related(sch, w0)
+        # In NOT_OPER (terminal, deviation 4) no new program can start, so a final
+        # interrupt there belongs to the program started just before the device went.
+        return (
+            S.is_final(w0) and state in (State.CP_PENDING, State.NOT_OPER) and self.related(sch, w0)
+        )
 
     def goes_idle(self, ctx: Context, sch: int, w0: int, freed: bool) -> bool:
         """Spec D.1 step 4: IDLE only if this interrupt freed the cp (2af7a834, E13)."""

@@ -91,13 +91,26 @@ def random_program(
         ws.append(opening + worker_ops(src, subchannels, ops))
     kinds = ("attention", "attention", "busy", "late_de", "paths_offline", "paths_online",
              "not_operational", "operational")  # fmt: skip
-    hw = tuple(
-        HwEvent(_pick(src, kinds), src.draw(subchannels), src.draw(20)) for _ in range(events)
-    )
+    hw: list[HwEvent] = []
+    for _ in range(events):
+        kind, sch = _pick(src, kinds), src.draw(subchannels)
+        hw.append(HwEvent(kind, sch, src.draw(20)))
+        if kind == "not_operational" and src.draw(2):  # a flap: gone, then back
+            hw.append(HwEvent("operational", sch, src.draw(20)))
     return Program(
         target=target,
         subchannels=subchannels,
         workers=tuple(ws),
-        channel=hw,
-        schedule=Schedule("pct", src.draw(1 << 30), 1 + src.draw(4)),
+        channel=tuple(hw),
+        schedule=schedule(src),
     )
+
+
+def schedule(src: ChoiceSource, walk_length: int = 512) -> Schedule:
+    """Half PCT (random priorities, 0-3 change points), half random walk (a fresh
+    choice at every scheduling point). PCT finds bugs of small depth in any program;
+    the random walk finds the races that need one actor (typically the bottom half) to
+    lag behind the others for a while, which PCT reaches only by luck."""
+    if src.draw(2):
+        return Schedule("pct", src.draw(1 << 30), 1 + src.draw(4))
+    return Schedule("choices", choices=tuple(src.draw(1 << 16) for _ in range(walk_length)))

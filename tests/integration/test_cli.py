@@ -121,4 +121,8 @@ def test_rules_and_targets_list() -> None:
     r = _run("rules")
     assert r.returncode == 0 and "driver.cp-free-final" in r.stdout and "E10" in r.stdout
     t = _run("targets")
-    assert t.returncode == 0 and t.stdout.startswith("reference")
+    assert t.returncode == 0
+    lines = t.stdout.splitlines()
+    assert lines[1].startswith("reference") and len(lines) == 18
+    assert any(line.startswith("zoo:free-unrelated") and "driver.cp-free-final" in line
+               for line in lines)  # fmt: skip

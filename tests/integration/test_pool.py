@@ -36,11 +36,12 @@ def test_different_schedules_interleave_differently(pools: tuple[Pool, Pool]) ->
     """The schedule is what decides: changing only the PCT seed changes the history."""
     import dataclasses
 
+    from ccwfuzz.program import Schedule
+
     a, _ = pools
     p = random_program(RandomSource(5))
     histories = {
-        a.run(dataclasses.replace(p, schedule=dataclasses.replace(p.schedule, seed=s))).raw
-        for s in range(20)
+        a.run(dataclasses.replace(p, schedule=Schedule("pct", s, 3))).raw for s in range(20)
     }
     assert len(histories) > 5
 
