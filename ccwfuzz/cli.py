@@ -66,7 +66,7 @@ def _run(args: argparse.Namespace) -> int:
     mode = args.mode or program.meta.get("mode", "controlled")
     with Pool(program.target, program.subchannels, len(program.workers)) as pool:
         result = pool.run(program, mode=mode)
-        names = pool._env.kernel.lock_names()
+        names = pool.lock_names()
     if args.history:
         with open(args.history, "w", encoding="utf-8") as out:
             out.write(to_jsonl(result.records))
@@ -111,7 +111,7 @@ def _stress(args: argparse.Namespace) -> int:
             save(hit.program, path)
             bar.clear()
             print(finding_block(hit.finding, hit.result.records, args.workers,
-                                pool._env.kernel.lock_names()))  # fmt: skip
+                                pool.lock_names()))  # fmt: skip
             extra = "" if args.target in TARGETS else f" --target {args.target}"
             print(f"  saved: {path} (replay: ccwfuzz run {path}{extra})")
             bar.refresh()

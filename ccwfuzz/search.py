@@ -38,7 +38,7 @@ def search(
     target; stop at the first finding of ``rule`` (any rule when None). The lock-order
     graph is kept across the runs, as lockdep keeps it across a boot."""
     src = RandomSource(seed)
-    names = pool._env.kernel.lock_names()
+    names = pool.lock_names()
     graph = LockGraph()
     other: dict[str, int] = {}
     start = time.perf_counter()

@@ -41,7 +41,7 @@ def stress(
     """Run random programs for ``seconds``; yield every new finding (by key)."""
     prog = Progress()
     seen: set[tuple[str, str, str, str]] = set()
-    names = pool._env.kernel.lock_names()
+    names = pool.lock_names()
     graph = LockGraph()  # lock order is judged across all runs, as lockdep does
     start = time.perf_counter()
     src = RandomSource(seed)

@@ -58,7 +58,7 @@ def switch_cost(pool: Pool, handoffs: int = 20_000) -> tuple[float, float, int]:
 
 def controlled(pool: Pool, seconds: float, oracles: bool) -> dict[str, float]:
     programs = [random_program(RandomSource(s)) for s in range(200)]
-    names = pool._env.kernel.lock_names()
+    names = pool.lock_names()
     runs = steps = switches = 0
     t = time.perf_counter()
     while time.perf_counter() - t < seconds:

@@ -44,11 +44,10 @@ def _start_token(pid: int) -> str | None:
         return None
 
 
-def make_name(tag: str = "") -> str:
+def make_name() -> str:
     """A fresh segment name owned by this process."""
     pid = os.getpid()
     token = _start_token(pid) or "0"
-    del tag  # reserved for readable suffixes; the regex keeps names machine-checkable
     return f"{PREFIX}-{pid}-{token}-{secrets.token_hex(4)}"
 
 

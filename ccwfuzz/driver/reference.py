@@ -111,12 +111,12 @@ class Reference:
         can overwrite NOT_OPER there (README "reference", deviation 4)."""
         ctx.point()
         d = self.k.d(sch)
-        with ctx.atomic():
+        with ctx.atomic():  # write and record as one step: the history order is true
             old = self.w[d + D_STATE]
             if old == State.NOT_OPER and new != State.NOT_OPER:
                 return
             self.w[d + D_STATE] = new
-        ctx.record(Ev.FSM, sch, old, new, event)
+            ctx.record(Ev.FSM, sch, old, new, event)
 
     def fsm_event(self, ctx: Context, sch: int, event: Event) -> None:
         """``vfio_ccw_fsm_event``: dispatch on (state, event), spec D.1 table. Requests
@@ -490,16 +490,16 @@ class Reference:
         ctx.irq = True
         lock.lock(ctx)
         try:
-            with ctx.atomic():
+            with ctx.atomic():  # the instruction and its records as one step
                 before = self.css.scsw0(sch)
                 w1 = self.css.pmcw_word(sch, 1)
                 cc, irb = self.css.tsch(sid_mod.make(sch))
                 after = self.css.scsw0(sch)
-            operational = int(w1 & (P.V | P.ENABLED) == P.V | P.ENABLED)
-            ctx.record(Ev.INSTR, INSTR["tsch"] | operational << 8, sch, cc, before, after)
-            if cc == 0:
-                w0, w1, w2 = struct.unpack_from(">III", irb)
-                ctx.record(Ev.INTERRUPT, sch, w0, w1, w2, self.state(sch))
+                operational = int(w1 & (P.V | P.ENABLED) == P.V | P.ENABLED)
+                ctx.record(Ev.INSTR, INSTR["tsch"] | operational << 8, sch, cc, before, after)
+                if cc == 0:
+                    w0, w1, w2 = struct.unpack_from(">III", irb)
+                    ctx.record(Ev.INTERRUPT, sch, w0, w1, w2, self.state(sch))
                 self.k.set_bytes(sch, D_IRB, 0, irb)
                 self.w[self.k.d(sch) + D_IRB_VALID] = 1
                 self.fsm_event(ctx, sch, Event.INTERRUPT)
@@ -551,10 +551,16 @@ class Reference:
         return freed and self.get_state(ctx, sch) == State.CP_PENDING
 
     def notoper_work(self, ctx: Context, sch: int) -> None:
+        """The deferred cp free after NOT_OPER, under ``io_mutex``. Not while the
+        program may still run: a start that raced NOT_OPER (the device came back) is
+        freed when its final interruption arrives (``fsm_disabled_irq``)."""
         mutex = self.k.io_mutex[sch]
         mutex.lock(ctx)
         self.w[self.k.d(sch) + D_NOTOPER_WORK] = 0
-        self.cp_free(ctx, sch)
+        with ctx.atomic():
+            running = self.css.scsw0(sch) & S.FC_START
+        if not running:
+            self.cp_free(ctx, sch)
         mutex.unlock(ctx)
 
     def sch_event(self, ctx: Context, sch: int) -> None:
@@ -818,7 +824,7 @@ class Reference:
             except ProgramInterruption:
                 cc = 0xFF
             after = css.scsw0(sch)
-        ctx.record(Ev.INSTR, INSTR[name] | operational << 8, sch, cc, before, after)
+            ctx.record(Ev.INSTR, INSTR[name] | operational << 8, sch, cc, before, after)
         if cc == 0 and name in ("ssch", "hsch", "csch"):
             self.k.channel_waitq.kick(ctx)
         return cc

@@ -203,6 +203,11 @@ class Pool:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def lock_names(self) -> dict[int, str]:
+        """Names of the driver's locks by primitive slot (``io_mutex[0]``, ...), for
+        readable findings and for the isolation and lock-order rules."""
+        return self._env.kernel.lock_names()
+
     def pids(self) -> list[int]:
         return [p.pid for p in self._procs if p.pid is not None]
 

@@ -40,7 +40,7 @@ def run_until(target: str, ops: tuple[Op, ...], rule: str, seeds: int = 200,
 def test_reference_is_clean_on_random_programs() -> None:
     """Issue 3: reference produces no finding (a CI-sized sample; `-m slow` runs 10,000)."""
     with Pool() as pool:
-        names = pool._env.kernel.lock_names()
+        names = pool.lock_names()
         for seed in range(300):
             p = random_program(RandomSource(10_000 + seed))
             r = pool.run(p)
@@ -103,7 +103,7 @@ def test_deadlock_and_crash_and_limit_fire() -> None:
     ops = (Op("open", 0), Op("ssch", 0, (LAST,)), Op("read_io", 0))
     with Pool("brokendrivers:ForgetsUnlock", subchannels=1, workers=1) as pool:
         p = Program(target="brokendrivers:ForgetsUnlock", subchannels=1, workers=(ops,))
-        found = check(view_of(pool.run(p), p, pool._env.kernel.lock_names()))
+        found = check(view_of(pool.run(p), p, pool.lock_names()))
         assert {f.rule for f in found} == {"sched.deadlock", "lock.double-acquire"}
         assert "io_mutex[0]" in next(f for f in found if f.rule == "sched.deadlock").message
     with Pool("brokendrivers:CrashesOnRead", subchannels=1, workers=1) as pool:

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.slow
 def test_reference_clean_in_10000_controlled_runs() -> None:
     findings: collections.Counter[str] = collections.Counter()
     with Pool() as pool:
-        names = pool._env.kernel.lock_names()
+        names = pool.lock_names()
         for seed in range(10_000):
             p = random_program(RandomSource(1_000_000 + seed))
             r = pool.run(p)
