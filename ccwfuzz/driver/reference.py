@@ -360,10 +360,15 @@ class Reference:
             if ret == -K.EBUSY:
                 done.wait(ctx, timeout=True)
             self.w[self.k.d(sch) + D_QUIESCING] = 0
-            self.k.flush_work(ctx)
-            lock.lock(ctx)
+            self.flush_and_relock(ctx, sch)
             ret = self.disable(ctx, sch)
         return ret
+
+    def flush_and_relock(self, ctx: Context, sch: int) -> None:
+        """Quiesce: flush the work queue, then retake the subchannel lock (cea5dde4:
+        never flush while holding it, E4)."""
+        self.k.flush_work(ctx)
+        self.k.sch_lock[sch].lock(ctx)
 
     def cancel_halt_clear(self, ctx: Context, sch: int) -> int:
         """``cio_cancel_halt_clear``: XSCH, else HSCH, else CSCH. -EBUSY means "a
@@ -574,8 +579,13 @@ class Reference:
                 gone = not self.css.pmcw_word(sch, 1) & P.V
             if gone:
                 self.fsm_event(ctx, sch, Event.NOT_OPER)
+            else:
+                self.sch_event_present(ctx, sch)
         finally:
             lock.unlock(ctx)
+
+    def sch_event_present(self, ctx: Context, sch: int) -> None:
+        """STSCH succeeded: no state change (cffcc109, E14)."""
 
     def take_irb(self, ctx: Context, sch: int) -> bytearray | None:
         """Take the IRB the top half left, once. Upstream reads the slot in place, so a

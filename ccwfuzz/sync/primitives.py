@@ -66,6 +66,15 @@ class _Prim:
         self._o = table.slot_base(slot)
         self.w = table.w
 
+    def _post(self, ctx: Context) -> None:
+        """Count one event and wake everybody waiting for it."""
+        w, o = self.w, self._o
+        with ctx.atomic():
+            w[o + K_COUNT] += 1
+            waiters = w[o + K_WAITERS]
+            w[o + K_WAITERS] = 0
+        ctx.wake(waiters)
+
 
 class Mutex(_Prim):
     """A sleeping lock (kernel ``struct mutex``) with ``trylock``."""
@@ -167,12 +176,7 @@ class Completion(_Prim):
             self.w[self._o + K_COUNT] = 0
 
     def complete(self, ctx: Context) -> None:
-        w, o = self.w, self._o
-        with ctx.atomic():
-            w[o + K_COUNT] += 1
-            waiters = w[o + K_WAITERS]
-            w[o + K_WAITERS] = 0
-        ctx.wake(waiters)
+        self._post(ctx)
         ctx.point()
 
     def wait(self, ctx: Context, timeout: bool = True) -> bool:
@@ -201,12 +205,7 @@ class EventCounter(_Prim):
     kind = Kind.EVENT
 
     def signal(self, ctx: Context) -> None:
-        w, o = self.w, self._o
-        with ctx.atomic():
-            w[o + K_COUNT] += 1
-            waiters = w[o + K_WAITERS]
-            w[o + K_WAITERS] = 0
-        ctx.wake(waiters)
+        self._post(ctx)
         ctx.point()
 
     def wait(self, ctx: Context) -> bool:
@@ -236,12 +235,7 @@ class WaitQueue(_Prim):
     kind = Kind.WAITQ
 
     def kick(self, ctx: Context) -> None:
-        w, o = self.w, self._o
-        with ctx.atomic():
-            w[o + K_COUNT] += 1
-            waiters = w[o + K_WAITERS]
-            w[o + K_WAITERS] = 0
-        ctx.wake(waiters)
+        self._post(ctx)
 
     def idle(self, ctx: Context) -> None:
         """Wait for a kick (consumes all kicks so far). Returns early in free mode

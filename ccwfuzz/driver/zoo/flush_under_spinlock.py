@@ -12,8 +12,6 @@ Caught by: ``lock.sleep-in-atomic``.
 
 from __future__ import annotations
 
-from ccwfuzz.driver import contract as K
-from ccwfuzz.driver.kernel import D_QUIESCING
 from ccwfuzz.driver.reference import Reference
 from ccwfuzz.sync import Context
 
@@ -22,20 +20,6 @@ class FlushUnderSpinlock(Reference):
     name = "flush-under-spinlock"
     expected_rule = "lock.sleep-in-atomic"
 
-    def quiesce(self, ctx: Context, sch: int) -> int:
-        lock, done = self.k.sch_lock[sch], self.k.quiesce[sch]
-        ret = -K.EBUSY
-        while ret == -K.EBUSY:
-            ret = self.cancel_halt_clear(ctx, sch)
-            if ret == -K.ENODEV:
-                break
-            self.w[self.k.d(sch) + D_QUIESCING] = 1
-            done.reinit(ctx)
-            lock.unlock(ctx)
-            if ret == -K.EBUSY:
-                done.wait(ctx, timeout=True)
-            lock.lock(ctx)
-            self.w[self.k.d(sch) + D_QUIESCING] = 0
-            self.k.flush_work(ctx)  # the bug: still holding sch->lock
-            ret = self.disable(ctx, sch)
-        return ret
+    def flush_and_relock(self, ctx: Context, sch: int) -> None:
+        self.k.sch_lock[sch].lock(ctx)
+        self.k.flush_work(ctx)  # the bug: holding sch->lock

@@ -10,8 +10,7 @@ Caught by: ``driver.notoper-final``.
 
 from __future__ import annotations
 
-from ccwfuzz.arch import schib as P
-from ccwfuzz.driver.contract import Event, State
+from ccwfuzz.driver.contract import State
 from ccwfuzz.driver.kernel import D_OPEN_COUNT, D_STATE
 from ccwfuzz.driver.reference import Reference
 from ccwfuzz.sync import Context
@@ -22,19 +21,10 @@ class NotoperResurrect(Reference):
     name = "notoper-resurrect"
     expected_rule = "driver.notoper-final"
 
-    def sch_event(self, ctx: Context, sch: int) -> None:
-        lock = self.k.sch_lock[sch]
-        lock.lock(ctx)
-        try:
-            with ctx.atomic():
-                gone = not self.css.pmcw_word(sch, 1) & P.V
-            if gone:
-                self.fsm_event(ctx, sch, Event.NOT_OPER)
-            elif self.get_state(ctx, sch) == State.NOT_OPER:
-                d = self.k.d(sch)
-                new = State.IDLE if self.w[d + D_OPEN_COUNT] else State.STANDBY
-                ctx.point()
-                self.w[d + D_STATE] = new  # "all is well again" (bypasses the FSM)
-                ctx.record(Ev.FSM, sch, State.NOT_OPER, new, 0xFF)
-        finally:
-            lock.unlock(ctx)
+    def sch_event_present(self, ctx: Context, sch: int) -> None:
+        if self.get_state(ctx, sch) == State.NOT_OPER:
+            d = self.k.d(sch)
+            new = State.IDLE if self.w[d + D_OPEN_COUNT] else State.STANDBY
+            ctx.point()
+            self.w[d + D_STATE] = new  # "all is well again" (bypasses the FSM)
+            ctx.record(Ev.FSM, sch, State.NOT_OPER, new, 0xFF)
