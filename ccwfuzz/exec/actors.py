@@ -116,9 +116,11 @@ def worker_body(ctx: Context, env: Env, ops: tuple[Op, ...]) -> None:
     me = ctx.id
     for index, op in enumerate(ops):
         code = OPCODE[op.op]
+        ctx.set_op(code, op.sch)
         ctx.record(Ev.OP_BEGIN, code, op.sch, index)
         result = do_op(ctx, env, me, index, op)
         ctx.record(Ev.OP_END, code, op.sch, index, result)
+        ctx.set_op(0, 0)
 
 
 def fire(ctx: Context, env: Env, ev: HwEvent) -> None:

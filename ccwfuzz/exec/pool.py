@@ -21,6 +21,7 @@ import multiprocessing as mp
 import os
 import signal
 import time
+import zlib
 from typing import Any
 
 from ccwfuzz.device import ChannelSubsystem, CssConfig, Segment, segment_size
@@ -59,6 +60,8 @@ class RunResult:
     deadlock_mask: int = 0
     crashed_mask: int = 0
     lost: int = 0  # history records overwritten (ring too small)
+    #: Per worker, the op it was in when the run ended: (op code, sch), or None.
+    current_ops: list[tuple[int, int] | None] = dataclasses.field(default_factory=list)
 
     @functools.cached_property
     def records(self) -> list[Record]:
@@ -248,6 +251,13 @@ class Pool:
             expected_steps=40 * max(1, program.op_count()),
         )  # fmt: skip
         self._pin(controlled)
+        try:
+            return self._run(controlled, first, timeout)
+        finally:
+            self._unpin()
+
+    def _run(self, controlled: bool, first: int, timeout: float) -> RunResult:
+        w, b = self._w, self.layout.sched // 4
         t0 = time.perf_counter()
         if controlled:
             self._sems[first].release()
@@ -282,6 +292,7 @@ class Pool:
             s.release()
         for _ in range(self.nactors):
             self._ctl.acquire()
+        self._unpin()
         return elapsed
 
     def _reset(self, program: Program) -> None:
@@ -320,6 +331,8 @@ class Pool:
             now = time.monotonic()
             statuses = [w[b + SC.A_STATUS + a] for a in range(n)]
             if Status.CRASHED in statuses or now - start > timeout:
+                if Status.CRASHED not in statuses:
+                    w[b + SC.S_OUTCOME] = Outcome.HANG  # a livelock in free mode
                 w[b + SC.S_STOP] = 2
                 break
             total = hist.total
@@ -337,12 +350,13 @@ class Pool:
                     w[b + SC.S_STOP] = 1
             if all(s in (Status.FINISHED, Status.CRASHED) for s in statuses):
                 break
+        # END may be posted only once every actor has taken its RUN post: an actor that
+        # took RUN after END was set would ack twice (one stray post on ctl).
         deadline = time.monotonic() + 2.0
-        while time.monotonic() < deadline:  # spinning actors see the stop flag
-            if all(w[b + SC.A_STATUS + a] in (Status.FINISHED, Status.CRASHED)
-                   for a in range(n)) or w[b + SC.S_STOP] == 2:  # fmt: skip
+        while time.monotonic() < deadline:
+            if all(w[b + SC.A_STARTED + a] for a in range(n)):
                 return True
-            time.sleep(0.001)
+            time.sleep(0.0005)
         return False
 
     def _free_outcome(self) -> Outcome:
@@ -373,12 +387,21 @@ class Pool:
             deadlock_mask=int(w[b + SC.S_DEADLOCK_MASK]),
             crashed_mask=int(w[b + SC.S_CRASHED]),
             lost=max(0, hist.total - len(hist)),
+            current_ops=[
+                (v >> 16, (v & 0xFFFF) - 1) if (v := int(w[b + SC.A_OP + a])) else None
+                for a in range(self.nworkers)
+            ],
         )
 
     def _pin(self, controlled: bool) -> None:
+        """Pin this (controller) process for a run; :meth:`_unpin` restores it."""
         cpus = {self.cpu} if controlled else self._allowed
         with contextlib.suppress(OSError):
             os.sched_setaffinity(0, cpus)
+
+    def _unpin(self) -> None:
+        with contextlib.suppress(OSError):
+            os.sched_setaffinity(0, self._allowed)
 
 
 # ---- actor process ------------------------------------------------------------------------
@@ -445,6 +468,7 @@ def _actor_main(pool: Pool, me: int, parent: int) -> None:
         if cmd != SC.Cmd.RUN:
             ctl.release()
             continue
+        w[b + SC.A_STARTED + me] = 1  # took this run's RUN post (free mode END waits)
         g = int.from_bytes(sb[lay.program + 4 : lay.program + 8], "little")
         if g != gen:
             entry = lay.program + 8 + 8 * me
@@ -468,5 +492,8 @@ def _actor_main(pool: Pool, me: int, parent: int) -> None:
                 sem.acquire()  # the END post this actor has not consumed yet
             ctl.release()
         except Exception as e:  # an actor crash is a finding, not the end of the pool
-            ctx.record(Ev.CRASH, hash(type(e).__name__) & 0xFFFF)
+            if ctx.ended:  # raised while unwinding an ended run: just ack its END post
+                ctl.release()
+                continue
+            ctx.record(Ev.CRASH, zlib.crc32(type(e).__name__.encode()) & 0xFFFF)
             ctx.finish(crashed=True)

@@ -136,9 +136,10 @@ def lock_order(view: RunView) -> list[Finding]:
 
 @rule("driver.close-liveness", "E5", "close, reset and remove finish in bounded steps")
 def close_liveness(view: RunView) -> list[Finding]:
-    """The run ran out of its step budget while an actor was inside close, reset or
-    remove (e.g. a quiesce loop that keeps cancelling a device that keeps completing)."""
-    if view.outcome != Outcome.LIMIT:
+    """The run ran out of its step budget (controlled) or time (free) while an actor was
+    inside close, reset or remove (e.g. a quiesce loop that keeps cancelling a device
+    that keeps completing)."""
+    if view.outcome not in (Outcome.LIMIT, Outcome.HANG):
         return []
     current: dict[int, tuple[str, Record]] = {}
     for r, _op, _ in view.walk():
@@ -146,11 +147,21 @@ def close_liveness(view: RunView) -> list[Finding]:
             current[r.actor] = (OPS[r.arg("op") - 1], r)
         elif r.kind == Ev.OP_END:
             current.pop(r.actor, None)
-    return [
+    out = [
         view.finding("driver.close-liveness", f"{name} did not finish", r, name, sch=r.arg("sch"))
         for name, r in current.values()
         if name in LIFECYCLE_OPS
     ]
+    if not out:  # the ring may have wrapped: the op each worker was in is kept apart
+        for cur in view.current_ops:
+            if cur and OPS[cur[0] - 1] in LIFECYCLE_OPS:
+                name = OPS[cur[0] - 1]
+                out.append(
+                    view.finding(
+                        "driver.close-liveness", f"{name} did not finish", op=name, sch=cur[1]
+                    )
+                )
+    return out
 
 
 @rule("driver.notoper-final", "E14", "NOT_OPER is left only through a fresh probe")

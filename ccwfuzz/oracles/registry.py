@@ -53,6 +53,8 @@ class RunView:
     deadlock_mask: int = 0
     lock_names: dict[int, str] = dataclasses.field(default_factory=dict)
     lock_graph: object | None = None  # a locking.LockGraph shared across runs
+    #: Per worker, the op it was in when the run ended (kept outside the history ring).
+    current_ops: list[tuple[int, int] | None] = dataclasses.field(default_factory=list)
     _walk: list[tuple[Record, str, tuple[State, ...]]] | None = dataclasses.field(
         default=None, repr=False, compare=False
     )
@@ -135,6 +137,7 @@ def view_of(
         deadlock_mask=result.deadlock_mask,
         lock_names=lock_names or {},
         lock_graph=lock_graph,
+        current_ops=result.current_ops,
     )
 
 

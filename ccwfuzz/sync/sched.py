@@ -47,7 +47,9 @@ A_PRIO = A_STATUS + MAX_ACTORS
 A_ON = A_PRIO + MAX_ACTORS
 A_TIMEDOUT = A_ON + MAX_ACTORS
 A_KIND = A_TIMEDOUT + MAX_ACTORS
-CHANGES = A_KIND + MAX_ACTORS
+A_STARTED = A_KIND + MAX_ACTORS  # the actor took this run's RUN post
+A_OP = A_STARTED + MAX_ACTORS  # the op an actor is in: code << 16 | (sch + 1), 0 = none
+CHANGES = A_OP + MAX_ACTORS
 CHOICES = CHANGES + MAX_CHANGES
 WORDS = CHOICES + MAX_CHOICES
 
@@ -126,6 +128,16 @@ class Context:
         self.controlled = True
         self._ended = False  # this actor consumed its END post: unwinding, never block
 
+    def set_op(self, code: int, sch: int) -> None:
+        """Note the op this actor is in (outside the history ring, so a run whose ring
+        wrapped still tells what each actor was doing); ``code`` 0 clears it."""
+        self._w[self._b + A_OP + self.id] = (code << 16 | (sch + 1)) if code else 0
+
+    @property
+    def ended(self) -> bool:
+        """This actor took its END post: the run is over and it is unwinding."""
+        return self._ended
+
     # ---- run setup (actor side) ----------------------------------------------------
     def begin_run(self) -> None:
         w, b = self._w, self._b
@@ -138,6 +150,8 @@ class Context:
     # ---- history ---------------------------------------------------------------------
     def record(self, kind: Ev, a0: int = 0, a1: int = 0, a2: int = 0, a3: int = 0,
                a4: int = 0) -> None:  # fmt: skip
+        if self._ended:
+            return  # unwinding after the run ended: not part of the run's history
         if self.controlled:
             self.history.append(self.id, kind, a0, a1, a2, a3, a4)
         else:
@@ -165,16 +179,9 @@ class Context:
             elif r < 0.06:
                 time.sleep(20e-6)
             return
-        steps = w[b + S_STEPS] + 1
-        w[b + S_STEPS] = steps
-        if steps >= w[b + S_MAXSTEPS]:
-            self._end(Outcome.LIMIT)
-            self._wait_turn()
-        if w[b + S_POLICY] == Policy.PCT:
-            if steps == w[b + S_NEXTCHANGE]:
-                self._change_point()
-            if not w[b + S_DIRTY]:
-                return
+        self._tick()
+        if w[b + S_POLICY] == Policy.PCT and not w[b + S_DIRTY]:
+            return
         w[b + S_DIRTY] = 0
         nxt = self._pick()
         if nxt is not None and nxt != self.id:
@@ -191,11 +198,7 @@ class Context:
         w, b, me = self._w, self._b, self.id
         # A wait counts as a step: a retry loop that keeps timing out (nobody else can
         # run) must still run into the step budget instead of spinning forever.
-        steps = w[b + S_STEPS] + 1
-        w[b + S_STEPS] = steps
-        if steps >= w[b + S_MAXSTEPS]:
-            self._end(Outcome.LIMIT)
-            self._wait_turn()
+        self._tick()
         w[b + A_STATUS + me] = Status.WAITING if soft else Status.BLOCKED
         w[b + A_ON + me] = slot
         w[b + A_TIMEDOUT + me] = 0
@@ -253,6 +256,17 @@ class Context:
             self._sems[nxt].release()
 
     # ---- internals -----------------------------------------------------------------------
+    def _tick(self) -> None:
+        """Count one step: the step budget (LIMIT) and PCT change points."""
+        w, b = self._w, self._b
+        steps = w[b + S_STEPS] + 1
+        w[b + S_STEPS] = steps
+        if steps >= w[b + S_MAXSTEPS]:
+            self._end(Outcome.LIMIT)
+            self._wait_turn()
+        if steps == w[b + S_NEXTCHANGE] and w[b + S_POLICY] == Policy.PCT:
+            self._change_point()
+
     def _pick(self) -> int | None:
         w, b = self._w, self._b
         n = w[b + S_NACT]
@@ -286,7 +300,10 @@ class Context:
                 w[b + A_STATUS + a] = Status.RUNNABLE
                 w[b + A_TIMEDOUT + a] = 1
                 return a
-        if all(w[b + A_STATUS + a] == Status.FINISHED for a in range(n) if workers >> a & 1):
+        blocked = any(w[b + A_STATUS + a] == Status.BLOCKED for a in range(n))
+        if not blocked and all(
+            w[b + A_STATUS + a] == Status.FINISHED for a in range(n) if workers >> a & 1
+        ):
             self._end(Outcome.DONE)
         else:
             mask = sum(1 << a for a in range(n) if w[b + A_STATUS + a] == Status.BLOCKED)
@@ -314,7 +331,11 @@ class Context:
         if self._ended:
             raise RunAborted
         self._sems[self.id].acquire()
-        if self._w[self._b + S_CMD] != Cmd.RUN:
+        cmd = self._w[self._b + S_CMD]
+        if cmd == Cmd.EXIT:  # the pool is closing (e.g. Ctrl-C during a run)
+            self._ctl.release()
+            os._exit(0)
+        if cmd != Cmd.RUN:
             self._ended = True
             raise RunAborted
 

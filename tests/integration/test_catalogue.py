@@ -80,3 +80,26 @@ def test_zoo_members_are_documented() -> None:
         assert f"zoo:{name}" in doc and "Bug:" in doc and "Interleaving:" in doc, name
         assert "Caught by:" in doc and cls.expected_rule in doc, name
         assert cls.expected_rule in RULES, name
+
+
+def test_close_liveness_survives_a_wrapped_history() -> None:
+    """A free run that hangs in close fills the ring; the op each worker was in is kept
+    outside it, so the livelock is still attributed to close."""
+    from ccwfuzz.program.ops import OPS
+
+    close = OPS.index("close") + 1
+    v = V(outcome=Outcome.HANG, current_ops=[(close, 0)])
+    assert "driver.close-liveness" in [f.rule for f in check(v)]
+    assert "driver.close-liveness" not in [f.rule for f in check(V(outcome=Outcome.HANG))]
+
+
+def test_free_mode_timeout_is_a_hang_not_done() -> None:
+    """A free run that runs out of time is a HANG (a livelock), never a clean DONE."""
+    from ccwfuzz.exec import Pool
+    from ccwfuzz.program import Op, Program
+
+    prog = Program(subchannels=1, workers=((Op("yield", 0, n=10**8),),))
+    with Pool(subchannels=1, workers=1) as pool:
+        r = pool.run(prog, mode="free", timeout=0.2)
+    assert r.outcome == Outcome.HANG
+    assert r.current_ops == [(__import__("ccwfuzz").program.ops.OPS.index("yield") + 1, 0)]
