@@ -174,11 +174,13 @@ class Reference:
 
     def fsm_disabled_irq(self, ctx: Context, sch: int, event: Event) -> None:
         """An interruption while not open: disable the subchannel again (E16); nothing
-        reaches userspace. A final interruption that ends a program still allocated
-        (a start that raced NOT_OPER, deviation 4) gets it freed by the deferred work."""
-        self.disable(ctx, sch)
+        reaches userspace. A program still allocated (a start that raced NOT_OPER,
+        deviation 4) is freed by the deferred work once it ended: a final interruption,
+        or the subchannel is disabled and can present nothing more."""
+        disabled = self.disable(ctx, sch) == 0  # nothing more can be presented
         w0 = int.from_bytes(self.k.bytes_at(sch, D_IRB, 4), "big")
-        if self.w[self.k.d(sch) + D_CP_INIT] and S.is_final(w0) and S.is_solicited(w0):
+        final = S.is_final(w0) and S.is_solicited(w0)
+        if self.w[self.k.d(sch) + D_CP_INIT] and (final or disabled):
             self.fsm_notoper_again(ctx, sch, event)
 
     def fsm_notoper(self, ctx: Context, sch: int, event: Event) -> None:

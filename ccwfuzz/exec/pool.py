@@ -246,7 +246,7 @@ class Pool:
         first = SC.format_run(
             w, b, mode=Mode.CONTROLLED if controlled else Mode.FREE, kinds=kinds,
             workers_mask=(1 << self.nworkers) - 1, seed=sched.seed,
-            policy=Policy.PCT if sched.policy == "pct" else Policy.CHOICES,
+            policy={"pct": Policy.PCT, "walk": Policy.WALK}.get(sched.policy, Policy.CHOICES),
             depth=sched.depth, choices=list(sched.choices), max_steps=max_steps,
             expected_steps=40 * max(1, program.op_count()),
         )  # fmt: skip

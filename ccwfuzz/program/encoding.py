@@ -124,7 +124,7 @@ def to_dict(p: Program) -> dict[str, Any]:
 
     sched: dict[str, Any] = {"policy": p.schedule.policy, "seed": p.schedule.seed,
                              "depth": p.schedule.depth}  # fmt: skip
-    if p.schedule.policy == "choices":
+    if p.schedule.policy in ("choices", "walk"):
         sched["choices"] = list(p.schedule.choices)
     out: dict[str, Any] = {
         "format": FORMAT,

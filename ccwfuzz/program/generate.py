@@ -106,11 +106,11 @@ def random_program(
     )
 
 
-def schedule(src: ChoiceSource, walk_length: int = 512) -> Schedule:
+def schedule(src: ChoiceSource, walk_length: int = 512, walk: str = "walk") -> Schedule:
     """Half PCT (random priorities, 0-3 change points), half random walk (a fresh
     choice at every scheduling point). PCT finds bugs of small depth in any program;
     the random walk finds the races that need one actor (typically the bottom half) to
     lag behind the others for a while, which PCT reaches only by luck."""
     if src.draw(2):
         return Schedule("pct", src.draw(1 << 30), 1 + src.draw(4))
-    return Schedule("choices", choices=tuple(src.draw(1 << 16) for _ in range(walk_length)))
+    return Schedule(walk, choices=tuple(src.draw(1 << 16) for _ in range(walk_length)))

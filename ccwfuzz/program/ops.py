@@ -18,7 +18,7 @@ HW_EVENTS = (
     "attention", "busy", "paths_offline", "paths_online", "late_de", "not_operational",
     "operational",
 )  # fmt: skip
-POLICIES = ("pct", "choices")
+POLICIES = ("pct", "choices", "walk")
 CONTRACTS = ("upstream", "strict")
 
 
@@ -66,7 +66,9 @@ class HwEvent:
 
 @dataclasses.dataclass(frozen=True)
 class Schedule:
-    """PCT (seed, depth) or an explicit list of choices."""
+    """PCT (seed, depth); an explicit list of choices (each picks a runnable actor);
+    or a sticky random walk (a choice whose two low bits are not zero keeps the current
+    actor, otherwise the rest of it picks one)."""
 
     policy: str = "pct"
     seed: int = 0

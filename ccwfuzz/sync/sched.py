@@ -61,7 +61,8 @@ class Mode(enum.IntEnum):
 
 class Policy(enum.IntEnum):
     PCT = 1
-    CHOICES = 2
+    CHOICES = 2  # each choice picks among the runnable actors
+    WALK = 3  # a sticky random walk: a choice with low bits != 0 keeps the current actor
 
 
 class Status(enum.IntEnum):
@@ -280,7 +281,12 @@ class Context:
         cursor = w[b + S_CURSOR]
         if cursor < w[b + S_NCHOICES]:
             w[b + S_CURSOR] = cursor + 1
-            return runnable[w[b + CHOICES + cursor] % len(runnable)]
+            c = w[b + CHOICES + cursor]
+            if w[b + S_POLICY] == Policy.WALK:
+                if c & 3 and self.id in runnable:
+                    return self.id
+                c >>= 2
+            return runnable[c % len(runnable)]
         return self.id if self.id in runnable else runnable[0]
 
     def _change_point(self) -> None:
@@ -395,7 +401,7 @@ def format_run(
     for k, c in enumerate(changes[:MAX_CHANGES]):
         w[base + CHANGES + k] = c
     w[base + S_NEXTCHANGE] = changes[0] if changes else 0
-    if policy == Policy.CHOICES:
+    if policy in (Policy.CHOICES, Policy.WALK):
         picks = (choices or [])[:MAX_CHOICES]
         for k, c in enumerate(picks):
             w[base + CHOICES + k] = c & 0xFFFFFFFF
@@ -403,7 +409,8 @@ def format_run(
     if policy == Policy.PCT:
         first = max(range(n), key=lambda a: prios[a])
     else:
-        first = (choices[0] % n) if choices else 0
+        c0 = choices[0] if choices else 0
+        first = ((c0 >> 2) if policy == Policy.WALK else c0) % n
         if choices:
             w[base + S_CURSOR] = 1
     w[base + S_CURRENT] = first
