@@ -44,6 +44,7 @@ D_HALT_GEN = 11  # cp generation live when the last HSCH/CSCH was accepted (0: n
 D_IRB_VALID = 12  # the private IRB slot holds an IRB not yet taken by the bottom half
 D_INFLIGHT = 13  # vfio core: region accesses in progress
 D_NOTOPER_WORK = 14  # a deferred cp free after NOT_OPER (E18 notoper_work) is queued
+D_IRB_AIM = 15  # D_HALT_GEN when the top half stored the private IRB
 D_IO_REGION = 16  # 31 words: 124 bytes
 D_CMD_REGION = 48  # 2 words
 D_IRB = 52  # 24 words: the private IRB slot (spec D.4 H1)

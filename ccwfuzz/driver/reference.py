@@ -36,6 +36,7 @@ from ccwfuzz.driver.kernel import (
     D_INFLIGHT,
     D_IO_REGION,
     D_IRB,
+    D_IRB_AIM,
     D_IRB_VALID,
     D_NOTOPER_WORK,
     D_OPEN_COUNT,
@@ -289,7 +290,8 @@ class Reference:
         if not w0 & (S.FC_HALT | S.FC_CLEAR):
             return True
         d = self.k.d(sch)
-        return bool(self.w[d + D_CP_INIT] and self.w[d + D_HALT_GEN] == self.w[d + D_CP_GEN])
+        # The generation the halt/clear was aimed at, as of when its status was taken.
+        return bool(self.w[d + D_CP_INIT] and self.w[d + D_IRB_AIM] == self.w[d + D_CP_GEN])
 
     def fsm_irq(self, ctx: Context, sch: int, event: Event) -> None:
         """``fsm_irq``: keep the IRB in the single private slot (H1), queue the bottom
@@ -336,8 +338,7 @@ class Reference:
         lock.unlock(ctx)
         self.k.flush_work(ctx)
         lock.lock(ctx)
-        if self.get_state(ctx, sch) != State.NOT_OPER:  # NOT_OPER may arrive meanwhile
-            self.set_state(ctx, sch, State.STANDBY, event)
+        self.set_state(ctx, sch, State.STANDBY, event)  # (a NOT_OPER meanwhile sticks)
         lock.unlock(ctx)
         self.close_free_cp(ctx, sch)
 
@@ -507,8 +508,10 @@ class Reference:
                 if cc == 0:
                     w0, w1, w2 = struct.unpack_from(">III", irb)
                     ctx.record(Ev.INTERRUPT, sch, w0, w1, w2, self.state(sch))
+                d = self.k.d(sch)
                 self.k.set_bytes(sch, D_IRB, 0, irb)
-                self.w[self.k.d(sch) + D_IRB_VALID] = 1
+                self.w[d + D_IRB_AIM] = self.w[d + D_HALT_GEN]  # what a halt/clear aimed at
+                self.w[d + D_IRB_VALID] = 1
                 self.fsm_event(ctx, sch, Event.INTERRUPT)
         finally:
             lock.unlock(ctx)
@@ -519,11 +522,14 @@ class Reference:
         the deferred cp free after NOT_OPER (``notoper_work``)."""
         if self.w[self.k.d(sch) + D_NOTOPER_WORK]:
             self.notoper_work(ctx, sch)
+        # The IRB is taken under io_mutex (as upstream reads it after mutex_lock): no
+        # request can start between taking it and acting on it.
+        self.todo_lock(ctx, sch)
         irb = self.take_irb(ctx, sch)
         if irb is None:
+            self.todo_unlock(ctx, sch)
             return
         w0 = struct.unpack_from(">I", irb)[0]
-        self.todo_lock(ctx, sch)
         before = self.get_state(ctx, sch)
         freed = False
         if S.is_solicited(w0):
@@ -554,8 +560,9 @@ class Reference:
         )
 
     def goes_idle(self, ctx: Context, sch: int, w0: int, freed: bool) -> bool:
-        """Spec D.1 step 4: IDLE only if this interrupt freed the cp (2af7a834, E13)."""
-        return freed and self.get_state(ctx, sch) == State.CP_PENDING
+        """Spec D.1 step 4: IDLE only if this interrupt freed the cp (2af7a834, E13); a
+        NOT_OPER that arrived meanwhile sticks (``set_state``)."""
+        return freed
 
     def notoper_work(self, ctx: Context, sch: int) -> None:
         """The deferred cp free after NOT_OPER, under ``io_mutex``. Not while the
