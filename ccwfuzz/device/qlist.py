@@ -69,10 +69,6 @@ class SchList:
         w[self._count] -= 1
         return True
 
-    def peek(self) -> int | None:
-        head = self._w[self._head]
-        return None if head == NIL else head
-
     def pop(self) -> int | None:
         head = self._w[self._head]
         if head == NIL:

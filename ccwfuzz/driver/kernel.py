@@ -195,10 +195,3 @@ class Kernel:
 
     def poison(self, addr: int, n: int = CP_SLOT) -> None:
         self.css.memory.fill(addr, n, POISON)
-
-    def in_arena(self, addr: int) -> int | None:
-        """Subchannel owning arena address ``addr``, or None."""
-        off = addr - self.arena
-        if 0 <= off < arena_size(self.nsch):
-            return off // (CP_SLOT * SLOTS_PER_SCH)
-        return None

@@ -229,11 +229,9 @@ class Reference:
         self.io_request_error(ctx, sch)
 
     def io_request_error(self, ctx: Context, sch: int) -> None:
-        """Every error path ends with IDLE inside the FSM (since 6c02ac4c, E12) -- but
-        only from CP_PROCESSING: a NOT_OPER event that arrived meanwhile must stick
-        (upstream sets IDLE unconditionally; README "reference", deviation 4)."""
-        if self.get_state(ctx, sch) == State.CP_PROCESSING:
-            self.set_state(ctx, sch, State.IDLE, Event.IO_REQ)
+        """Every error path ends with IDLE inside the FSM (since 6c02ac4c, E12); a
+        NOT_OPER that arrived meanwhile sticks (``set_state``, deviation 4)."""
+        self.set_state(ctx, sch, State.IDLE, Event.IO_REQ)
 
     def fsm_io_helper(self, ctx: Context, sch: int, guest_orb: bytes) -> int:
         """``fsm_io_helper``: issue SSCH under the subchannel lock; CP_PENDING before the

@@ -69,9 +69,6 @@ class RunResult:
         step = RECORD_WORDS
         return [Record(words[k : k + step].tolist()) for k in range(0, len(words), step)]
 
-    def history_bytes(self) -> bytes:
-        return self.raw
-
 
 @dataclasses.dataclass(frozen=True)
 class Layout:

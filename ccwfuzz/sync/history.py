@@ -33,13 +33,11 @@ class Ev(enum.IntEnum):
     POISON_READ = 11
     IRB_STORE = 12
     IRB_READ = 13
-    SIGNAL = 14
     CRASH = 15
     DEADLOCK = 16
     HW_EVENT = 17
     RET = 18
     GUEST_CC = 19
-    IRQ_TOP = 20
     TODO = 21
     LIMIT = 22
     SLEEP_IN_ATOMIC = 23
@@ -62,13 +60,11 @@ ARGS: dict[Ev, tuple[str, ...]] = {
     Ev.POISON_READ: ("sch", "addr"),
     Ev.IRB_STORE: ("sch", "hash", "scsw0"),
     Ev.IRB_READ: ("sch", "hash", "scsw0"),
-    Ev.SIGNAL: ("what", "sch"),
     Ev.CRASH: ("code",),
     Ev.DEADLOCK: ("blocked_mask",),
     Ev.HW_EVENT: ("event", "sch", "result"),
     Ev.RET: ("what", "sch", "ret", "fsm_before", "fsm_after"),
     Ev.GUEST_CC: ("instr", "sch", "cc", "ret"),
-    Ev.IRQ_TOP: ("sch", "scsw0", "fsm"),
     Ev.TODO: ("sch", "scsw0", "fsm_before", "fsm_after", "freed"),
     Ev.LIMIT: ("steps",),
     Ev.SLEEP_IN_ATOMIC: ("lock", "spin"),

@@ -49,13 +49,6 @@ class Table:
         for slot, kind in kinds.items():
             w[self.slot_base(slot) + K_KIND] = kind
 
-    def owner(self, slot: int) -> int | None:
-        o = self.w[self.slot_base(slot) + K_OWNER]
-        return o - 1 if o else None
-
-    def waiters(self, slot: int) -> int:
-        return int(self.w[self.slot_base(slot) + K_WAITERS])
-
 
 class _Prim:
     kind: Kind
@@ -137,9 +130,6 @@ class Mutex(_Prim):
         ctx.record(Ev.LOCK_RELEASE, self.slot)
         ctx.wake(waiters)
         ctx.point()
-
-    def held_by(self, ctx: Context) -> bool:
-        return bool(self.w[self._o + K_OWNER] == ctx.id + 1)
 
 
 class SpinLock(Mutex):
