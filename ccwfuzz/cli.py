@@ -7,9 +7,11 @@ Exit codes: 0 success; 1 a finding (later commands); 2 bad usage or bad input;
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 from collections.abc import Callable
+from typing import Any
 
 from ccwfuzz import __version__
 
@@ -44,37 +46,92 @@ def _err(msg: str) -> int:
     return EXIT_USAGE
 
 
+def _writable(path: str, what: str) -> str | None:
+    """Why ``path`` cannot be written (checked before a run, so no finding is lost to
+    a bad ``--out``), or None. Creates nothing."""
+    p = os.path.abspath(path)
+    probe = p
+    while not os.path.exists(probe):
+        parent = os.path.dirname(probe)
+        if parent == probe:
+            break
+        probe = parent
+    if probe == p and what == "directory" and not os.path.isdir(p):
+        return f"{what} {path!r} exists and is not a directory"
+    if probe == p and what == "file" and os.path.isdir(p):
+        return f"{what} {path!r} is a directory"
+    check = probe if probe != p or what == "directory" else os.path.dirname(p)
+    if not os.access(check, os.W_OK | os.X_OK) or not os.path.isdir(check):
+        return f"cannot write {what} {path!r} ({check} is not a writable directory)"
+    return None
+
+
+def _load_replays(args: argparse.Namespace) -> list[tuple[Any, Any]]:
+    """The programs to run, earlier lock-order runs first, each with the history
+    fingerprint its run must reproduce (None if unknown)."""
+    from ccwfuzz.program import load
+    from ccwfuzz.program.replay import Fingerprint, decode
+
+    if args.token is not None:
+        return [decode(t) for t in args.token.split("+")]
+    program = load(args.program)
+    h = program.meta.get("history")
+    return [(program, Fingerprint.from_dict(h) if h else None)]
+
+
 def _run(args: argparse.Namespace) -> int:
     import dataclasses
 
     from ccwfuzz.driver import resolve
     from ccwfuzz.exec import Pool
-    from ccwfuzz.oracles import check, view_of
-    from ccwfuzz.program import ProgramError, load
-    from ccwfuzz.report import finding_block
+    from ccwfuzz.oracles import LockGraph, check, view_of
+    from ccwfuzz.program import Mode, ProgramError, RequestError, RunRequest
+    from ccwfuzz.program.replay import encode, fingerprint, first_divergence
+    from ccwfuzz.report import divergence_block, finding_block
     from ccwfuzz.sync.history import to_jsonl
 
+    if (args.program is None) == (args.token is None):
+        return _err("run takes a program FILE or --token TOKEN (one of them)")
+    if args.history and (why := _writable(args.history, "file")):
+        return _err(why)
     try:
-        program = load(args.program)
+        replays = _load_replays(args)
         if args.target:
             resolve(args.target)  # trusted: given on the command line
-            program = dataclasses.replace(program, target=args.target)
+            replays = [(dataclasses.replace(p, target=args.target), h) for p, h in replays]
         else:
-            resolve(program.target, allow_import=False)
+            for p, _ in replays:
+                resolve(p.target, allow_import=False)
     except (ProgramError, ValueError) as e:
         return _err(str(e))
-    mode = args.mode or program.meta.get("mode", "controlled")
-    with Pool(program.target, program.subchannels, len(program.workers)) as pool:
-        result = pool.run(program, mode=mode)
-        names = pool.lock_names()
+    mode = Mode(args.mode)
+    first = replays[-1][0]
+    graph = LockGraph()
+    label = args.program or "token"
+    try:
+        with Pool(first.target, first.subchannels, len(first.workers)) as pool:
+            names = pool.lock_names()
+            for program, _ in replays:  # earlier lock-order runs first, into one graph
+                result = pool.run(RunRequest(program, mode, max_steps=args.max_steps))
+                findings = check(view_of(result, program, names, graph))
+    except RequestError as e:
+        return _err(str(e))
+    expected = replays[-1][1]
     if args.history:
         with open(args.history, "w", encoding="utf-8") as out:
             out.write(to_jsonl(result.records))
-    findings = check(view_of(result, program, names))
-    print(f"{args.program}: {mode} run, {result.outcome.name.lower()}, {result.steps} steps, "
+    print(f"{label}: {mode.value} run, {result.outcome.name.lower()}, {result.steps} steps, "
           f"{len(result.records)} events, {len(findings)} finding(s)")  # fmt: skip
+    if result.inconclusive:
+        print(f"  inconclusive: {result.fault or 'the run hit its wall-clock limit'}")
+    if expected is not None and mode == Mode.CONTROLLED:
+        at = first_divergence(expected, fingerprint(result.raw))
+        if at is not None:
+            print(divergence_block(at, expected.events, result.records, len(first.workers), names))
     for f in findings:
         print(finding_block(f, result.records, len(program.workers), names))
+    if findings and args.token is None:
+        print(f"  replay: ccwfuzz run --token {encode(program, expected)}")
     return EXIT_FINDING if findings else EXIT_OK
 
 
@@ -85,7 +142,7 @@ def _stress(args: argparse.Namespace) -> int:
 
     from ccwfuzz.driver import TARGETS, resolve
     from ccwfuzz.exec import Pool
-    from ccwfuzz.program import save
+    from ccwfuzz.program import Mode, digest, save
     from ccwfuzz.report import finding_block
     from ccwfuzz.stress import Progress, stress
 
@@ -93,30 +150,41 @@ def _stress(args: argparse.Namespace) -> int:
         resolve(args.target)
     except ValueError as e:
         return _err(str(e))
+    if why := _writable(args.out, "directory"):
+        return _err(why)
     out = Path(args.out)
     found = 0
     bar = tqdm(total=round(args.time), unit="s", desc=f"stress {args.target}",
                disable=None, file=sys.stderr,
                bar_format="{desc} {n_fmt}/{total_fmt}s |{bar:20}| {postfix}")  # fmt: skip
+    last = Progress()
 
     def progress(p: Progress) -> None:
+        nonlocal last
+        last = p
         bar.n = min(round(p.elapsed), round(args.time))
         bar.set_postfix_str(f"runs {p.runs}, {p.ops_per_s:,.0f} ops/s, findings {p.findings}")
 
+    extra = "" if args.target in TARGETS else f" --target {args.target}"
     with Pool(args.target, args.subchannels, args.workers) as pool:
-        for hit in stress(pool, args.time, seed=args.seed, mode=args.mode, on_progress=progress):
+        for hit in stress(pool, args.time, seed=args.seed, mode=Mode(args.mode),
+                          on_progress=progress):  # fmt: skip
             found += 1
             out.mkdir(parents=True, exist_ok=True)
-            path = out / f"{hit.finding.rule}-{found}.json"
+            path = out / f"{hit.finding.rule}-{digest(hit.program)[:8]}.json"
             save(hit.program, path)
             bar.clear()
             print(finding_block(hit.finding, hit.result.records, args.workers,
                                 pool.lock_names()))  # fmt: skip
-            extra = "" if args.target in TARGETS else f" --target {args.target}"
             print(f"  saved: {path} (replay: ccwfuzz run {path}{extra})")
+            print(f"  token: ccwfuzz run{extra} --token {hit.token}")
             bar.refresh()
     bar.close()
-    print(f"stress {args.target}: {found} finding(s)")
+    note = ""
+    if last.inconclusive:
+        note = (f" ({last.inconclusive} inconclusive run(s), {last.lost} of them from a lost "
+                "actor process; re-run)")  # fmt: skip
+    print(f"stress {args.target}: {found} finding(s){note}")
     return EXIT_FINDING if found else EXIT_OK
 
 
@@ -147,8 +215,8 @@ def _positive(text: str) -> float:
         v = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if v <= 0:
-        raise argparse.ArgumentTypeError("must be positive")
+    if not math.isfinite(v) or v <= 0:
+        raise argparse.ArgumentTypeError("must be a finite positive number")
     return v
 
 
@@ -186,11 +254,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="walk through the simulated channel subsystem")
     p.add_argument("--subchannels", type=_subchannels, default=4, metavar="N")
     p.set_defaults(func=_demo)
-    p = sub.add_parser("run", help="run one program file (replay a finding)")
-    p.add_argument("program", help="program JSON file")
-    p.add_argument(
-        "--mode", choices=["controlled", "free"], help="default: the file's, else controlled"
-    )
+    p = sub.add_parser("run", help="run a program file or a replay token (replay a finding)")
+    p.add_argument("program", nargs="?", help="program JSON file")
+    p.add_argument("--token", help="a replay token printed with a finding")
+    p.add_argument("--mode", choices=["controlled", "free"], default="controlled")
+    p.add_argument("--max-steps", type=_count(1000, 10**7), default=200_000, metavar="N",
+                   help="step budget of a controlled run (default 200000)")  # fmt: skip
     p.add_argument("--history", metavar="FILE", help="write the run's history as JSON lines")
     p.add_argument("--target", help="driver to run instead of the file's (may be module:Class)")
     p.set_defaults(func=_run)
@@ -210,7 +279,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("clean", help="remove shared-memory segments left by dead runs")
     p.set_defaults(func=_clean)
     p = sub.add_parser("bench", help="channel-subsystem throughput benchmark")
-    p.add_argument("--seconds", type=float, default=2.0)
+    p.add_argument("--seconds", type=_positive, default=2.0)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_bench)
     return ap

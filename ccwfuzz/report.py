@@ -68,3 +68,15 @@ def finding_block(f: Finding, records: list[Record], nworkers: int,
                   locks: dict[int, str] | None = None) -> str:  # fmt: skip
     head = f"FINDING {f.line()}\n  key: {' / '.join(f.key)}"
     return head + "\n" + "\n".join(window(records, f.seq, nworkers, locks))
+
+
+def divergence_block(at: int, expected_events: int, records: list[Record], nworkers: int,
+                     locks: dict[int, str] | None = None, block: int = 16) -> str:  # fmt: skip
+    """The report of a replay whose history differs from the recorded one: uncontrolled
+    nondeterminism (the driver model read something the scheduler does not control),
+    with the replay's records from the first differing block."""
+    head = (f"UNCONTROLLED NONDETERMINISM: the replay's history differs from the recorded "
+            f"one from event {at} on (events {at}..{at + block - 1}; recorded "
+            f"{expected_events} events, replay {len(records)})")  # fmt: skip
+    shown = [f"  {describe(r, nworkers, locks)}" for r in records[at : at + block]]
+    return "\n".join([head, *shown])

@@ -24,7 +24,16 @@ import time
 
 from ccwfuzz.exec import Pool
 from ccwfuzz.oracles import check, view_of
-from ccwfuzz.program import Op, Program, RandomSource, Schedule, random_program
+from ccwfuzz.program import (
+    Mode,
+    Policy,
+    Program,
+    RandomSource,
+    RunRequest,
+    Schedule,
+    Yield,
+    random_program,
+)
 
 
 def startup_ms(repeat: int = 5) -> float:
@@ -41,16 +50,16 @@ def switch_cost(pool: Pool, handoffs: int = 20_000) -> tuple[float, float, int]:
     """(bare us/hand-off, scheduler us/switch, switches measured)."""
     bare = pool.bare_handoffs(handoffs) / handoffs * 1e6
     n = 2000
-    workers = tuple((Op("yield", 0, n=n),) if k < 2 else () for k in range(pool.nworkers))
+    workers = tuple((Yield(0, n=n),) if k < 2 else () for k in range(pool.nworkers))
     choices = tuple(k % 2 for k in range(4096))
     p = Program(
-        subchannels=pool.nsch, workers=workers, schedule=Schedule("choices", choices=choices)
+        subchannels=pool.nsch, workers=workers, schedule=Schedule(Policy.CHOICES, choices=choices)
     )
-    pool.run(p)
+    pool.run(RunRequest(p))
     best = float("inf")
     switches = 0
     for _ in range(5):
-        r = pool.run(p)
+        r = pool.run(RunRequest(p))
         best = min(best, r.elapsed / max(1, r.switches))
         switches = r.switches
     return bare, best * 1e6, switches
@@ -63,7 +72,7 @@ def controlled(pool: Pool, seconds: float, oracles: bool) -> dict[str, float]:
     t = time.perf_counter()
     while time.perf_counter() - t < seconds:
         p = programs[runs % len(programs)]
-        r = pool.run(p)
+        r = pool.run(RunRequest(p))
         if oracles:
             check(view_of(r, p, names))
         runs += 1
@@ -80,7 +89,7 @@ def free(pool: Pool, seconds: float) -> dict[str, float]:
     t = time.perf_counter()
     while time.perf_counter() - t < seconds:
         p = random_program(src, ops=32)
-        pool.run(p, mode="free")
+        pool.run(RunRequest(p, Mode.FREE))
         runs += 1
         ops += sum(len(w) for w in p.workers)
     dt = time.perf_counter() - t

@@ -16,6 +16,7 @@ import statistics
 
 from ccwfuzz.driver.zoo import MEMBERS
 from ccwfuzz.exec import Pool
+from ccwfuzz.program import Mode
 from ccwfuzz.search import search
 
 
@@ -24,7 +25,7 @@ def measure(name: str, mode: str, seeds: int, cap: float) -> dict[str, float | i
     runs, secs, misses = [], [], 0
     with Pool(f"zoo:{name}") as pool:
         for seed in range(seeds):
-            r = search(pool, rule, budget=10**9, seed=seed, mode=mode, seconds=cap,
+            r = search(pool, rule, budget=10**9, seed=seed, mode=Mode(mode), seconds=cap,
                        max_steps=10_000)  # fmt: skip
             runs.append(r.runs)
             secs.append(r.seconds if r.ok else cap)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
-from ccwfuzz.exec.pool import Pool, PoolError, RunResult
+from ccwfuzz.exec.pool import Pool, PoolError
+from ccwfuzz.program.run import RunResult
 
 __all__ = ["Pool", "PoolError", "RunResult"]

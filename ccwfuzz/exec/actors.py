@@ -13,15 +13,13 @@ from ccwfuzz.device import ChannelSubsystem
 from ccwfuzz.driver import contract as K
 from ccwfuzz.driver.kernel import Kernel
 from ccwfuzz.driver.reference import Reference
-from ccwfuzz.program.ops import HW_EVENTS, OPS, HwEvent, Op
+from ccwfuzz.program.ops import Csch, Hsch, HwEvent, Op, Read, Ssch, WaitIrq, Write, Yield
 from ccwfuzz.sync import Context
 from ccwfuzz.sync.history import Ev
 
 GUEST_PROGRAMS = 0x1000
 GUEST_SLOT = 0x100
 GUEST_SLOTS = 240
-OPCODE = {name: k + 1 for k, name in enumerate(OPS)}
-HWCODE = {name: k + 1 for k, name in enumerate(HW_EVENTS)}
 INSTR_SSCH, INSTR_HSCH, INSTR_CSCH = 1, 2, 3
 
 
@@ -45,13 +43,14 @@ def guest_cc(ret: int, size: int) -> int:
     return 0
 
 
-def _write_retrying(ctx: Context, env: Env, op: Op, offset: int, data: bytes) -> int:
-    ret = env.driver.region_write(ctx, op.sch, offset, data)
+def _write_retrying(ctx: Context, env: Env, sch: int, retry: bool, offset: int,
+                    data: bytes) -> int:  # fmt: skip
+    ret = env.driver.region_write(ctx, sch, offset, data)
     tries = 0
-    while ret == -K.EAGAIN and op.retry and tries < 64:
+    while ret == -K.EAGAIN and retry and tries < 64:
         backoff(ctx)
         tries += 1
-        ret = env.driver.region_write(ctx, op.sch, offset, data)
+        ret = env.driver.region_write(ctx, sch, offset, data)
     return ret
 
 
@@ -63,8 +62,8 @@ def backoff(ctx: Context) -> None:
 def do_op(ctx: Context, env: Env, me: int, index: int, op: Op) -> int:
     """Run one worker op; returns its result (a return code or a length)."""
     drv, sch = env.driver, op.sch
-    name = op.op
-    if name == "ssch":
+    name = op.kind
+    if isinstance(op, Ssch):
         fmt1 = bool(op.ctrl & O.F)
         addr = GUEST_PROGRAMS + ((me * 20 + index) % GUEST_SLOTS) * GUEST_SLOT
         raw = b"".join(
@@ -75,17 +74,17 @@ def do_op(ctx: Context, env: Env, me: int, index: int, op: Op) -> int:
         env.css.memory.write(addr, raw)
         region = struct.pack(">III", op.intparm, op.ctrl, addr)
         region += struct.pack(">III", S.FC_START, 0, 0) + bytes(96) + bytes(4)
-        ret = _write_retrying(ctx, env, op, 0, region)
+        ret = _write_retrying(ctx, env, sch, op.retry, 0, region)
         ctx.record(Ev.GUEST_CC, INSTR_SSCH, sch, guest_cc(ret, len(region)), ret)
         return ret
-    if name in ("hsch", "csch"):
-        cmd = K.ASYNC_CMD_HSCH if name == "hsch" else K.ASYNC_CMD_CSCH
-        ret = _write_retrying(ctx, env, op, K.ASYNC_REGION << K.REGION_SHIFT,
+    if isinstance(op, (Hsch, Csch)):
+        cmd = K.ASYNC_CMD_CSCH if isinstance(op, Csch) else K.ASYNC_CMD_HSCH
+        ret = _write_retrying(ctx, env, sch, op.retry, K.ASYNC_REGION << K.REGION_SHIFT,
                               struct.pack(">II", cmd, 0))  # fmt: skip
-        instr = INSTR_HSCH if name == "hsch" else INSTR_CSCH
+        instr = INSTR_CSCH if isinstance(op, Csch) else INSTR_HSCH
         ctx.record(Ev.GUEST_CC, instr, sch, guest_cc(ret, 8), ret)
         return ret
-    if name == "wait_irq":
+    if isinstance(op, WaitIrq):
         ev = env.kernel.io_event[sch]
         if not ev.wait(ctx):
             return 0
@@ -100,12 +99,12 @@ def do_op(ctx: Context, env: Env, me: int, index: int, op: Op) -> int:
         index_, size = reads[name]
         got = drv.region_read(ctx, sch, index_ << K.REGION_SHIFT, size)
         return len(got) if isinstance(got, bytes) else got
-    if name == "read":
+    if isinstance(op, Read):
         got = drv.region_read(ctx, sch, op.offset, op.n)
         return len(got) if isinstance(got, bytes) else got
-    if name == "write":
+    if isinstance(op, Write):
         return drv.region_write(ctx, sch, op.offset, op.data)
-    if name == "yield":
+    if isinstance(op, Yield):
         for _ in range(op.n):
             ctx.point()
         return op.n
@@ -115,7 +114,7 @@ def do_op(ctx: Context, env: Env, me: int, index: int, op: Op) -> int:
 def worker_body(ctx: Context, env: Env, ops: tuple[Op, ...]) -> None:
     me = ctx.id
     for index, op in enumerate(ops):
-        code = OPCODE[op.op]
+        code = op.code
         ctx.set_op(code, op.sch)
         ctx.record(Ev.OP_BEGIN, code, op.sch, index)
         result = do_op(ctx, env, me, index, op)
@@ -147,7 +146,7 @@ def _fire(ctx: Context, env: Env, ev: HwEvent) -> None:
         e.not_operational(ev.sch)
     elif ev.event == "operational":
         e.operational(ev.sch)
-    ctx.record(Ev.HW_EVENT, HWCODE[ev.event], ev.sch, result)
+    ctx.record(Ev.HW_EVENT, ev.code, ev.sch, result)
 
 
 def channel_body(ctx: Context, env: Env, events: tuple[HwEvent, ...]) -> None:

@@ -12,12 +12,12 @@ and a hand-off within one CPU costs ~5 us against ~45 us across CPUs (DESIGN sec
 
 from __future__ import annotations
 
+import array
 import contextlib
 import ctypes
 import dataclasses
-import functools
-import json
 import multiprocessing as mp
+import multiprocessing.connection
 import os
 import signal
 import time
@@ -26,48 +26,27 @@ from typing import Any
 
 from ccwfuzz.device import ChannelSubsystem, CssConfig, Segment, segment_size
 from ccwfuzz.driver import resolve
-from ccwfuzz.driver.contract import State
 from ccwfuzz.driver.kernel import Kernel, arena_size, slots_needed, words_needed
 from ccwfuzz.exec.actors import Env, channel_body, worker_body, workqueue_body
 from ccwfuzz.program import Program
-from ccwfuzz.program.encoding import events_from_list, ops_from_list, to_dict
-from ccwfuzz.sync import Context, History, Mode, Outcome, Policy, RunAborted, Status, Table
-from ccwfuzz.sync import sched as SC
-from ccwfuzz.sync.history import RECORD_WORDS, Ev, Record, words_for
+from ccwfuzz.program.flat import flatten_events, flatten_ops, unflatten_events, unflatten_ops
+from ccwfuzz.program.run import RequestError, RunRequest, RunResult
+from ccwfuzz.sync import Context, Controller, History, Mode, Outcome, RunAborted, Status, Table
+from ccwfuzz.sync import words as W
+from ccwfuzz.sync.history import RECORD_WORDS, Ev, words_for
 from ccwfuzz.sync.primitives import SLOT_WORDS
 
-PROGRAM_BYTES = 1 << 17
+#: The actors' plans (the flat form of the program) take at most this much segment.
+PROGRAM_BYTES = 1 << 20
 PR_SET_PDEATHSIG = 1
 ACTOR_WORKER, ACTOR_CHANNEL, ACTOR_WORKQUEUE = 1, 2, 3
 GUEST_TOP = 0x20000
+#: How long closing waits for the actors to exit before killing them, in seconds.
+CLOSE_GRACE = 0.3
 
 
 class PoolError(RuntimeError):
     pass
-
-
-@dataclasses.dataclass
-class RunResult:
-    """What a run produced: its outcome, the history and end-of-run driver state."""
-
-    outcome: Outcome
-    raw: bytes  # the history ring's records, oldest first, as native 32-bit words
-    steps: int
-    switches: int
-    elapsed: float
-    states: list[State]
-    cp_live: list[bool]
-    deadlock_mask: int = 0
-    crashed_mask: int = 0
-    lost: int = 0  # history records overwritten (ring too small)
-    #: Per worker, the op it was in when the run ended: (op code, sch), or None.
-    current_ops: list[tuple[int, int] | None] = dataclasses.field(default_factory=list)
-
-    @functools.cached_property
-    def records(self) -> list[Record]:
-        words = memoryview(self.raw).cast("I")
-        step = RECORD_WORDS
-        return [Record(words[k : k + step].tolist()) for k in range(0, len(words), step)]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -90,7 +69,7 @@ class Layout:
             return (x + 7) & ~7
 
         off = 0
-        sched, off = off, align(off + 4 * SC.WORDS)
+        sched, off = off, align(off + 4 * W.WORDS)
         hist, off = off, align(off + 4 * words_for(history_capacity))
         slots = slots_needed(nsch)
         table, off = off, align(off + 4 * slots * SLOT_WORDS)
@@ -107,11 +86,13 @@ def css_config(nsch: int) -> CssConfig:
 class Pool:
     """Actor processes for one (target, subchannels, workers) shape.
 
+    Implements :class:`ccwfuzz.program.Executor`: one request in, plain data out.
+
     Example:
-        >>> from ccwfuzz.program import Op, Program
-        >>> prog = Program(workers=((Op("open", 0), Op("read_schib", 0)),))
+        >>> from ccwfuzz.program import Open, Program, ReadSchib, RunRequest
+        >>> prog = Program(workers=((Open(0), ReadSchib(0)),))
         >>> with Pool(workers=1) as pool:
-        ...     pool.run(prog).outcome.name
+        ...     pool.run(RunRequest(prog)).outcome.name
         'DONE'
     """
 
@@ -128,8 +109,8 @@ class Pool:
         self.nsch = subchannels
         self.nworkers = workers
         self.nactors = workers + 2
-        if self.nactors > SC.MAX_ACTORS:
-            raise ValueError(f"at most {SC.MAX_ACTORS - 2} workers")
+        if self.nactors > W.MAX_ACTORS:
+            raise ValueError(f"at most {W.MAX_ACTORS - 2} workers")
         self.cfg = css_config(subchannels)
         self.layout = Layout.compute(subchannels, history_capacity, self.cfg)
         allowed = sorted(os.sched_getaffinity(0))
@@ -148,6 +129,7 @@ class Pool:
         self._w = self._seg.words()
         self._sems = [ctx.Semaphore(0) for _ in range(self.nactors)]
         self._ctl = ctx.Semaphore(0)
+        self.control = Controller(self._w, self.layout.sched // 4, self._sems, self._ctl)
         self._interlock = ctx.RLock()
         self._env = self._make_env(self._seg.buf)
         self._format_fresh()
@@ -174,20 +156,24 @@ class Pool:
         self._env.kernel.format(self.driver_cls.initial_state)
 
     def close(self) -> None:
-        """Stop the actors and release the segment. Idempotent."""
+        """Stop the actors and release the segment. Idempotent, and quick: actors in
+        a free run abort at their next point, the rest are killed after a grace."""
         if self._seg is None:
             return
-        w, b = self._w, self.layout.sched // 4
-        w[b + SC.S_CMD] = SC.Cmd.EXIT
-        for s in self._sems:
-            s.release()
+        self.control.exit_actors()
+        deadline = time.monotonic() + CLOSE_GRACE
         for p in self._procs:
-            p.join(timeout=2)
+            p.join(timeout=max(0.0, deadline - time.monotonic()))
+        for p in self._procs:
             if p.is_alive():
                 p.kill()
                 p.join(timeout=2)
         self._procs.clear()
         self._release()
+
+    def alive(self) -> bool:
+        """Every actor process is still running."""
+        return not mp.connection.wait([p.sentinel for p in self._procs], timeout=0)
 
     def _release(self) -> None:
         self._env.css.close()
@@ -223,72 +209,65 @@ class Pool:
         self._start()
 
     # ---- one run ----------------------------------------------------------------------
-    def run(self, program: Program, mode: str = "controlled", timeout: float = 10.0,
-            max_steps: int = 200_000) -> RunResult:  # fmt: skip
-        """Run ``program`` once; controlled (deterministic) or free (parallel)."""
+    def run(self, request: RunRequest) -> RunResult:
+        """Run ``request.program`` once; controlled (deterministic) or free (parallel).
+        Raises :class:`~ccwfuzz.program.RequestError` for a request no run can satisfy."""
         if self._seg is None:
             raise PoolError("pool is closed")
+        program, mode = request.program, request.mode
+        if not isinstance(mode, Mode):
+            raise RequestError(f"mode must be a Mode, not {mode!r}")
         if program.subchannels != self.nsch or len(program.workers) != self.nworkers:
-            raise ValueError(
+            raise RequestError(
                 f"program wants {program.subchannels} subchannels and {len(program.workers)} "
                 f"workers; this pool has {self.nsch} and {self.nworkers}"
             )
         if program.target != self.target:
-            raise ValueError(f"program targets {program.target!r}, pool runs {self.target!r}")
-        controlled = mode == "controlled"
+            raise RequestError(f"program targets {program.target!r}, pool runs {self.target!r}")
+        if mode == Mode.CONTROLLED and program.min_steps() >= request.max_steps:
+            raise RequestError(f"program needs at least {program.min_steps()} scheduling points;"
+                               f" the step budget is {request.max_steps}")  # fmt: skip
+        controlled = mode == Mode.CONTROLLED
         self._reset(program)
-        w, b = self._w, self.layout.sched // 4
         sched = program.schedule
         kinds = [ACTOR_WORKER] * self.nworkers + [ACTOR_CHANNEL, ACTOR_WORKQUEUE]
-        first = SC.format_run(
-            w, b, mode=Mode.CONTROLLED if controlled else Mode.FREE, kinds=kinds,
-            workers_mask=(1 << self.nworkers) - 1, seed=sched.seed,
-            policy={"pct": Policy.PCT, "walk": Policy.WALK}.get(sched.policy, Policy.CHOICES),
-            depth=sched.depth, choices=list(sched.choices), max_steps=max_steps,
-            expected_steps=40 * max(1, program.op_count()),
+        first = self.control.format_run(
+            mode=mode, kinds=kinds, workers_mask=(1 << self.nworkers) - 1,
+            policy=sched.policy, priorities=sched.priorities, changes=sched.changes,
+            choices=sched.choices, max_steps=request.max_steps, seed=request.seed,
         )  # fmt: skip
         self._pin(controlled)
         try:
-            return self._run(controlled, first, timeout)
+            return self._run(mode, first, request.timeout)
         finally:
             self._unpin()
 
-    def _run(self, controlled: bool, first: int, timeout: float) -> RunResult:
-        w, b = self._w, self.layout.sched // 4
+    def _run(self, mode: Mode, first: int, timeout: float) -> RunResult:
+        c = self.control
         t0 = time.perf_counter()
-        if controlled:
-            self._sems[first].release()
-            if not self._ctl.acquire(timeout=timeout):
-                return self._hang(t0)
-        elif not self._free(timeout):
-            return self._hang(t0)
+        if mode == Mode.CONTROLLED:
+            c.post(first)
+            status = c.wait_end(timeout, self.alive)
+        else:
+            status = self._free(timeout)
         elapsed = time.perf_counter() - t0
-        outcome = Outcome(w[b + SC.S_OUTCOME]) if controlled else self._free_outcome()
-        w[b + SC.S_CMD] = SC.Cmd.END
-        for s in self._sems:
-            s.release()
-        for _ in range(self.nactors):
-            if not self._ctl.acquire(timeout=timeout):
-                return self._hang(t0)
+        if status == "ok":
+            outcome = c.outcome if mode == Mode.CONTROLLED else self._free_outcome()
+            status = c.end_run(timeout, self.alive)
+        if status != "ok":
+            return self._failed(mode, status, t0)
         self.runs += 1
-        return self._result(outcome, elapsed)
+        return self._result(outcome, mode, elapsed)
 
     def bare_handoffs(self, count: int) -> float:
         """Benchmark: seconds for ``count`` bare semaphore hand-offs around the actor
         ring, all pinned to the pool's CPU (the floor for a controlled switch)."""
-        w, b = self._w, self.layout.sched // 4
         self._pin(True)
-        w[b + SC.S_CMD] = SC.Cmd.HANDOFF
-        w[b + SC.S_STEPS] = count
         t0 = time.perf_counter()
-        self._sems[0].release()
+        self.control.handoff(count)
         self._ctl.acquire()
         elapsed = time.perf_counter() - t0
-        w[b + SC.S_CMD] = SC.Cmd.END
-        for s in self._sems:  # wake every actor parked in the ring; each acks
-            s.release()
-        for _ in range(self.nactors):
-            self._ctl.acquire()
+        self.control.end_run(10.0, self.alive)  # wake every actor parked in the ring
         self._unpin()
         return elapsed
 
@@ -296,98 +275,112 @@ class Pool:
         lay = self.layout
         ChannelSubsystem.format(self._region, self.nsch, config=self.cfg)
         self._format_fresh()
-        # Each actor's part as its own JSON fragment: an actor decodes only what it runs.
-        doc = to_dict(program)
-        parts = [json.dumps(ops, separators=(",", ":")).encode() for ops in doc["workers"]]
-        parts += [json.dumps(doc["channel"], separators=(",", ":")).encode(), b"[]"]
-        header = 8 + 8 * len(parts)
-        if header + sum(map(len, parts)) > PROGRAM_BYTES:
-            raise ValueError("program too large for the run segment")
-        assert self._seg is not None
+        # Each actor's part in its flat form: an actor decodes only what it runs.
+        parts = [flatten_ops(ops) for ops in program.workers]
+        parts += [flatten_events(program.channel), [0]]
+        header = 2 + 2 * len(parts)
+        if 4 * (header + sum(map(len, parts))) > PROGRAM_BYTES:
+            raise RequestError(f"program too large for the run segment ({PROGRAM_BYTES} bytes)")
         self._gen += 1
-        sb, base = self._seg.buf, lay.program
-        sb[base : base + 8] = len(parts).to_bytes(4, "little") + self._gen.to_bytes(4, "little")
+        w, base = self._w, lay.program // 4
+        w[base] = len(parts)
+        w[base + 1] = self._gen & 0xFFFFFFFF
         off = header
         for a, part in enumerate(parts):
-            sb[base + 8 + 8 * a : base + 16 + 8 * a] = off.to_bytes(4, "little") + len(
-                part
-            ).to_bytes(4, "little")
-            sb[base + off : base + off + len(part)] = part
+            w[base + 2 + 2 * a] = off
+            w[base + 3 + 2 * a] = len(part)
+            w[base + off : base + off + len(part)] = _words(part)
             off += len(part)
 
-    def _free(self, timeout: float) -> bool:
-        w, b, n = self._w, self.layout.sched // 4, self.nactors
+    def _free(self, timeout: float) -> str:
+        """Let a free run go; "ok" when it ended (or was stopped as a hang), "lost" if
+        an actor died."""
+        c = self.control
         hist = History(self._w, self.layout.history // 4)
-        for s in self._sems:
-            s.release()
+        c.post_all()
         start = last_progress = time.monotonic()
-        last_total, stop_at = -1, None
+        last_total, stopping = -1, False
         k = self._env.kernel
         while True:
             time.sleep(0.0005)
             now = time.monotonic()
-            statuses = [w[b + SC.A_STATUS + a] for a in range(n)]
+            statuses = c.statuses()
             if Status.CRASHED in statuses or now - start > timeout:
                 if Status.CRASHED not in statuses:
-                    w[b + SC.S_OUTCOME] = Outcome.HANG  # a livelock in free mode
-                w[b + SC.S_STOP] = 2
+                    c.set_outcome(Outcome.HANG)  # a livelock, or a loaded machine
+                c.abort()
                 break
             total = hist.total
             if total != last_total:
                 last_total, last_progress = total, now
             elif now - last_progress > 2.0:  # no event for 2 s: a hang
-                w[b + SC.S_OUTCOME] = Outcome.HANG
-                w[b + SC.S_STOP] = 2
+                c.set_outcome(Outcome.HANG)
+                c.abort()
                 break
+            if not self.alive():
+                c.abort()
+                return "lost"
             workers_done = all(s == Status.FINISHED for s in statuses[: self.nworkers])
-            if workers_done and stop_at is None:
+            if workers_done and not stopping:
                 quiet = not self._env.css.channel.busy() and not k.work_pending()
                 if quiet and not self._env.css.pending_interruptions():
-                    stop_at = now
-                    w[b + SC.S_STOP] = 1
+                    stopping = True
+                    c.stop_daemons()
             if all(s in (Status.FINISHED, Status.CRASHED) for s in statuses):
                 break
         # END may be posted only once every actor has taken its RUN post: an actor that
         # took RUN after END was set would ack twice (one stray post on ctl).
         deadline = time.monotonic() + 2.0
         while time.monotonic() < deadline:
-            if all(w[b + SC.A_STARTED + a] for a in range(n)):
-                return True
+            if c.all_started():
+                return "ok"
+            if not self.alive():
+                return "lost"
             time.sleep(0.0005)
-        return False
+        return "timeout"
 
     def _free_outcome(self) -> Outcome:
-        w, b = self._w, self.layout.sched // 4
-        if w[b + SC.S_CRASHED]:
+        c = self.control
+        if c[W.S_CRASHED]:
             return Outcome.CRASH
-        if w[b + SC.S_OUTCOME] == Outcome.HANG:
-            return Outcome.HANG
-        return Outcome.DONE
+        return Outcome.HANG if c.outcome == Outcome.HANG else Outcome.DONE
 
-    def _hang(self, t0: float) -> RunResult:
-        result = self._result(Outcome.HANG, time.perf_counter() - t0)
+    def _failed(self, mode: Mode, status: str, t0: float) -> RunResult:
+        """The run could not be finished: an actor died ("lost", a fault of the tool)
+        or did not answer in time ("timeout"). The pool is restarted either way."""
+        outcome = Outcome.LOST if status == "lost" or not self.alive() else Outcome.HANG
+        fault = "the pool lost an actor process" if outcome == Outcome.LOST else ""
+        result = self._result(outcome, mode, time.perf_counter() - t0, fault)
         self.restart()
         return result
 
-    def _result(self, outcome: Outcome, elapsed: float) -> RunResult:
-        w, b = self._w, self.layout.sched // 4
+    def _result(self, outcome: Outcome, mode: Mode, elapsed: float, fault: str = "") -> RunResult:
+        c = self.control
         hist = History(self._w, self.layout.history // 4)
         drv = self._env.driver
+        raw = hist.raw()
+        lost = max(0, hist.total - len(hist))
+        if mode == Mode.CONTROLLED:
+            decisions, truncated = c.decisions()
+        else:  # the sequence stamps: the actor of every record, in order
+            decisions = tuple(memoryview(raw).cast("I")[1::RECORD_WORDS].tolist())
+            truncated = lost > 0
         return RunResult(
             outcome=outcome,
-            raw=hist.raw(),
-            steps=int(w[b + SC.S_STEPS]),
-            switches=int(w[b + SC.S_SWITCHES]),
+            raw=raw,
+            steps=c[W.S_STEPS],
+            switches=c[W.S_SWITCHES],
             elapsed=elapsed,
             states=[drv.state(s) for s in range(self.nsch)],
             cp_live=[drv.cp_live(s) for s in range(self.nsch)],
-            deadlock_mask=int(w[b + SC.S_DEADLOCK_MASK]),
-            crashed_mask=int(w[b + SC.S_CRASHED]),
-            lost=max(0, hist.total - len(hist)),
-            current_ops=[
-                (v >> 16, (v & 0xFFFF) - 1) if (v := int(w[b + SC.A_OP + a])) else None
-                for a in range(self.nworkers)
-            ],
+            deadlock_mask=c[W.S_DEADLOCK_MASK],
+            crashed_mask=c[W.S_CRASHED],
+            lost=lost,
+            current_ops=c.current_ops(self.nworkers),
+            decisions=decisions,
+            decisions_truncated=truncated,
+            fault=fault,
+            mode=mode,
         )
 
     def _pin(self, controlled: bool) -> None:
@@ -414,75 +407,77 @@ def _handoff(pool: Pool, me: int) -> None:
     """Benchmark body: pass a token around the ring of actors with bare semaphore
     posts (the cheapest cross-process hand-off these processes can make)."""
     w, b = pool._w, pool.layout.sched // 4
-    want = {pool.cpu}
     with contextlib.suppress(OSError):
-        os.sched_setaffinity(0, want)
+        os.sched_setaffinity(0, {pool.cpu})
     nxt = pool._sems[(me + 1) % pool.nactors]
     mine = pool._sems[me]
     while True:
-        left = w[b + SC.S_STEPS]
+        left = w[b + W.S_STEPS]
         if left == 0:
             pool._ctl.release()
             return
-        w[b + SC.S_STEPS] = left - 1
+        w[b + W.S_STEPS] = left - 1
         nxt.release()
         mine.acquire()
-        if w[b + SC.S_CMD] != SC.Cmd.HANDOFF:  # the END post: ack it here
+        if w[b + W.S_CMD] != W.Cmd.HANDOFF:  # the END post: ack it here
             pool._ctl.release()
             return
+
+
+def _plan(pool: Pool, me: int) -> Any:
+    """Decode this actor's part of the run's program from its flat form."""
+    w, base = pool._w, pool.layout.program // 4
+    off, n = int(w[base + 2 + 2 * me]), int(w[base + 3 + 2 * me])
+    words = w[base + off : base + off + n].tolist()
+    if me < pool.nworkers:
+        return unflatten_ops(words)
+    if me == pool.nworkers:
+        return unflatten_events(words)
+    return ()
 
 
 def _actor_main(pool: Pool, me: int, parent: int) -> None:
     _die_with_parent(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    assert pool._seg is not None
     lay = pool.layout
     w = pool._w
-    sb = pool._seg.buf
     ctx = Context(me, w, lay.sched // 4, History(w, lay.history // 4), pool._sems, pool._ctl,
                   pool._interlock)  # fmt: skip
     env = pool._env
     body: Any
-    decode: Any
     if me < pool.nworkers:
-        body, decode = worker_body, ops_from_list
+        body = worker_body
     elif me == pool.nworkers:
-        body, decode = channel_body, events_from_list
+        body = channel_body
     else:
-        body, decode = workqueue_body, tuple
-    gen, program, pinned = -1, None, None
+        body = workqueue_body
+    gen, plan, pinned = -1, None, None
     sem, ctl, b = pool._sems[me], pool._ctl, lay.sched // 4
+    program_gen = lay.program // 4 + 1
     while True:
         sem.acquire()
-        cmd = w[b + SC.S_CMD]
-        if cmd == SC.Cmd.EXIT:
+        cmd = w[b + W.S_CMD]
+        if cmd == W.Cmd.EXIT:
             ctl.release()
             os._exit(0)
-        if cmd == SC.Cmd.HANDOFF:
+        if cmd == W.Cmd.HANDOFF:
             _handoff(pool, me)
             continue
-        if cmd != SC.Cmd.RUN:
+        if cmd != W.Cmd.RUN:
             ctl.release()
             continue
-        w[b + SC.A_STARTED + me] = 1  # took this run's RUN post (free mode END waits)
-        g = int.from_bytes(sb[lay.program + 4 : lay.program + 8], "little")
-        if g != gen:
-            entry = lay.program + 8 + 8 * me
-            off = int.from_bytes(sb[entry : entry + 4], "little")
-            n = int.from_bytes(sb[entry + 4 : entry + 8], "little")
-            doc = json.loads(bytes(sb[lay.program + off : lay.program + off + n]))
-            program = decode(doc)
-            gen = g
+        w[b + W.A_STARTED + me] = 1  # took this run's RUN post (free mode END waits)
+        if w[program_gen] != gen:  # a new program: decode this actor's part once
+            plan, gen = _plan(pool, me), w[program_gen]
         ctx.begin_run()
         want = {pool.cpu} if ctx.controlled else pool._allowed
         if want != pinned:
             with contextlib.suppress(OSError):
                 os.sched_setaffinity(0, want)
             pinned = want
-        assert program is not None
         try:
-            body(ctx, env, program)
+            body(ctx, env, plan)
             ctx.finish()
         except RunAborted:
             if not ctx.controlled:
@@ -494,3 +489,7 @@ def _actor_main(pool: Pool, me: int, parent: int) -> None:
                 continue
             ctx.record(Ev.CRASH, zlib.crc32(type(e).__name__.encode()) & 0xFFFF)
             ctx.finish(crashed=True)
+
+
+def _words(values: list[int]) -> memoryview:
+    return memoryview(array.array("I", values)).cast("B").cast("I")

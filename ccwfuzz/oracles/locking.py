@@ -5,6 +5,7 @@ global write serialization)."""
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import re
 
 from ccwfuzz.arch import scsw as S
@@ -82,6 +83,14 @@ class LockGraph:
     run's :class:`RunView` to find an inversion even when no run deadlocked."""
 
     edges: dict[str, set[str]] = dataclasses.field(default_factory=dict)
+    #: The run being judged (set by the caller), and the run each edge first came from,
+    #: so a cycle can name the runs a replay needs.
+    run: int = -1
+    origin: dict[tuple[str, str], int] = dataclasses.field(default_factory=dict)
+    #: Runs whose edges the last cycle found is made of.
+    cycle_runs: set[int] = dataclasses.field(default_factory=set)
+    #: Edges added by the current run (set by ``add``; the caller resets it).
+    added: int = 0
 
     def add(self, a: str, b: str) -> list[str] | None:
         """Add a -> b; return the cycle it closes (b ... a, b) if any."""
@@ -89,7 +98,13 @@ class LockGraph:
             return None
         path = self._path(b, a)
         self.edges.setdefault(a, set()).add(b)
-        return [*path, b] if path else None
+        self.origin[(a, b)] = self.run
+        self.added += 1
+        if not path:
+            return None
+        cycle = [*path, b]
+        self.cycle_runs = {self.origin.get(e, self.run) for e in itertools.pairwise(cycle)}
+        return cycle
 
     def _path(self, src: str, dst: str) -> list[str] | None:
         stack, seen = [(src, [src])], {src}

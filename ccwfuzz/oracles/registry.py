@@ -11,9 +11,9 @@ import dataclasses
 from collections.abc import Callable
 
 from ccwfuzz.driver.contract import State
-from ccwfuzz.exec.pool import RunResult
 from ccwfuzz.program import Program
 from ccwfuzz.program.ops import OPS
+from ccwfuzz.program.run import RunResult
 from ccwfuzz.sync import Outcome
 from ccwfuzz.sync.history import Ev, Record
 

@@ -1,23 +1,80 @@
-"""Programs: plain data, their JSON form, and random generation."""
+"""Programs: typed ops, schedules, their JSON and flat forms, random generation, and the
+request/result types an executor works with."""
 
 from __future__ import annotations
 
-from ccwfuzz.program.encoding import ProgramError, dumps, load, loads, save
-from ccwfuzz.program.generate import ChoiceSource, RandomSource, random_program
-from ccwfuzz.program.ops import Ccw, HwEvent, Op, Program, Schedule
+from ccwfuzz.choices import ChoiceSource, RandomSource, RecordingSource, ReplaySource
+from ccwfuzz.program.encoding import ProgramError, digest, dumps, load, loads, save
+from ccwfuzz.program.generate import random_program, seeded_pct
+from ccwfuzz.program.ops import (
+    OP_KINDS,
+    OPS,
+    Ccw,
+    Close,
+    Csch,
+    Hsch,
+    HwEvent,
+    Op,
+    Open,
+    Policy,
+    Program,
+    Read,
+    ReadAsync,
+    ReadCrw,
+    ReadIo,
+    ReadSchib,
+    Remove,
+    Reset,
+    Schedule,
+    Ssch,
+    WaitIrq,
+    Write,
+    Yield,
+    make_op,
+)
+from ccwfuzz.program.run import Executor, RequestError, RunRequest, RunResult
+from ccwfuzz.sync import Mode
 
 __all__ = [
+    "OPS",
+    "OP_KINDS",
     "Ccw",
     "ChoiceSource",
+    "Close",
+    "Csch",
+    "Executor",
+    "Hsch",
     "HwEvent",
+    "Mode",
     "Op",
+    "Open",
+    "Policy",
     "Program",
     "ProgramError",
     "RandomSource",
+    "Read",
+    "ReadAsync",
+    "ReadCrw",
+    "ReadIo",
+    "ReadSchib",
+    "RecordingSource",
+    "Remove",
+    "ReplaySource",
+    "RequestError",
+    "Reset",
+    "RunRequest",
+    "RunResult",
     "Schedule",
+    "Ssch",
+    "WaitIrq",
+    "Write",
+    "Yield",
+    "digest",
     "dumps",
     "load",
     "loads",
+    "make_op",
     "random_program",
     "save",
+    "seeded_pct",
 ]

@@ -1,144 +1,99 @@
-"""The versioned JSON form of a program, and its validation.
+"""The versioned JSON form of a program, its loader, and its content hash.
 
-Loading never runs code (plain JSON, checked against a JSON Schema with ``jsonschema``),
-and every error names the file, the position and what was expected, in one line.
+Loading never runs code (plain JSON, checked against :mod:`ccwfuzz.program.schema`),
+and it is bounded *before* parsing: a file larger than :data:`MAX_FILE_BYTES` or nested
+deeper than :data:`MAX_DEPTH` is refused unread or unparsed, integers longer than 20
+digits, ``NaN``/``Infinity`` and duplicate keys are refused while parsing, and the
+first schema violation ends validation. Every error is one printable line naming the
+file, the position and what was expected (:class:`ProgramError`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import re
+import stat
 from pathlib import Path
 from typing import Any
 
-import jsonschema
-
+from ccwfuzz.program import schema
 from ccwfuzz.program.ops import (
-    CONTRACTS,
-    HW_EVENTS,
-    OPS,
-    POLICIES,
+    OP_KINDS,
     Ccw,
     HwEvent,
     Op,
+    Policy,
     Program,
     Schedule,
+    Spec,
+    specs,
 )
 
-FORMAT = "ccwfuzz.program"
-VERSION = 1
-U32 = {"type": "integer", "minimum": 0, "maximum": 0xFFFFFFFF}
-U16 = {"type": "integer", "minimum": 0, "maximum": 0xFFFF}
-U8 = {"type": "integer", "minimum": 0, "maximum": 0xFF}
-SCH = {"type": "integer", "minimum": 0, "maximum": 63}
-
-SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "required": ["format", "version", "workers"],
-    "additionalProperties": False,
-    "properties": {
-        "format": {"const": FORMAT},
-        "version": {"const": VERSION},
-        "target": {"type": "string", "minLength": 1, "maxLength": 200},
-        "subchannels": {"type": "integer", "minimum": 1, "maximum": 64},
-        "contract": {"enum": list(CONTRACTS)},
-        "meta": {"type": "object"},
-        "workers": {
-            "type": "array",
-            "minItems": 1,
-            "maxItems": 12,
-            "items": {"type": "array", "maxItems": 256, "items": {"$ref": "#/$defs/op"}},
-        },
-        "channel": {"type": "array", "maxItems": 256, "items": {"$ref": "#/$defs/event"}},
-        "schedule": {
-            "type": "object",
-            "additionalProperties": False,
-            "properties": {
-                "policy": {"enum": list(POLICIES)},
-                "seed": U32,
-                "depth": {"type": "integer", "minimum": 1, "maximum": 16},
-                "choices": {"type": "array", "maxItems": 4096, "items": U32},
-            },
-        },
-    },
-    "$defs": {
-        "op": {
-            "type": "object",
-            "required": ["op"],
-            "additionalProperties": False,
-            "properties": {
-                "op": {"enum": list(OPS)},
-                "sch": SCH,
-                "ccws": {
-                    "type": "array",
-                    "maxItems": 32,
-                    "items": {
-                        "type": "array",
-                        "prefixItems": [U8, U8, U16, U32],
-                        "minItems": 4,
-                        "maxItems": 4,
-                    },
-                },
-                "intparm": U32,
-                "ctrl": U32,
-                "retry": {"type": "boolean"},
-                "offset": {"type": "integer", "minimum": 0, "maximum": 0xFFF},
-                "data": {"type": "string", "pattern": "^([0-9a-fA-F]{2}){0,256}$"},
-                "n": {"type": "integer", "minimum": 0, "maximum": 100000},
-            },
-        },
-        "event": {
-            "type": "object",
-            "required": ["event"],
-            "additionalProperties": False,
-            "properties": {
-                "event": {"enum": list(HW_EVENTS)},
-                "sch": SCH,
-                "after": {"type": "integer", "minimum": 0, "maximum": 10000},
-                "mask": U8,
-            },
-        },
-    },
-}
-_VALIDATOR = jsonschema.Draft202012Validator(SCHEMA)
+FORMAT, VERSION = schema.FORMAT, schema.VERSION
+MAX_FILE_BYTES = 1 << 20
+MAX_DEPTH = 16
+_STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_NOT_BRACKETS = re.compile(r"[^\[\]{}]+")
 
 
 class ProgramError(ValueError):
-    """A program file or document that is not a valid program (one-line message)."""
+    """A program file or document that is not a valid program (one printable line)."""
 
 
-def to_dict(p: Program) -> dict[str, Any]:
-    def op(o: Op) -> dict[str, Any]:
-        d: dict[str, Any] = {"op": o.op, "sch": o.sch}
-        if o.op == "ssch":
-            d.update(ccws=[[c.cmd, c.flags, c.count, c.addr] for c in o.ccws],
-                     intparm=o.intparm, ctrl=o.ctrl)  # fmt: skip
-        if o.op in ("ssch", "hsch", "csch") and not o.retry:
-            d["retry"] = False
-        if o.op in ("write", "read"):
-            d["offset"] = o.offset
-        if o.op == "write":
-            d["data"] = o.data.hex()
-        if o.op in ("read", "yield"):
-            d["n"] = o.n
-        return d
+def printable(text: str, limit: int = 160) -> str:
+    """``text`` with every non-printable character escaped, cut to ``limit``: what a
+    file says reaches the terminal only through this."""
+    out = "".join(c if c.isprintable() and ord(c) < 0x7F else f"\\x{ord(c):02x}"
+                  if ord(c) < 0x100 else f"\\u{ord(c):04x}" for c in text[: 4 * limit])  # fmt: skip
+    return out if len(out) <= limit else out[: limit - 3] + "..."
 
-    sched: dict[str, Any] = {"policy": p.schedule.policy, "seed": p.schedule.seed,
-                             "depth": p.schedule.depth}  # fmt: skip
-    if p.schedule.policy in ("choices", "walk"):
-        sched["choices"] = list(p.schedule.choices)
+
+# ---- to JSON ------------------------------------------------------------------------
+def _value(spec: Spec, v: Any) -> Any:
+    if spec.kind == "bytes":
+        return v.hex()
+    if spec.kind == "ccws":
+        return [[c.cmd, c.flags, c.count, c.addr] for c in v]
+    return v
+
+
+def op_to_dict(o: Op) -> dict[str, Any]:
+    """An op's JSON object: its kind, ``sch``, and every field not at its default."""
+    d: dict[str, Any] = {"op": o.kind, "sch": o.sch}
+    for name, spec, default in specs(type(o)):
+        v = getattr(o, name)
+        if name != "sch" and v != default:
+            d[name] = _value(spec, v)
+    return d
+
+
+def event_to_dict(e: HwEvent) -> dict[str, Any]:
+    return {name: getattr(e, name) for name, _, _ in specs(HwEvent)}
+
+
+def schedule_to_dict(s: Schedule) -> dict[str, Any]:
+    d: dict[str, Any] = {"policy": s.policy.value}
+    if s.policy == Policy.PCT:
+        d.update(priorities=list(s.priorities), changes=list(s.changes))
+    else:
+        d["choices"] = list(s.choices)
+    return d
+
+
+def to_dict(p: Program, meta: bool = True) -> dict[str, Any]:
     out: dict[str, Any] = {
         "format": FORMAT,
         "version": VERSION,
         "target": p.target,
         "subchannels": p.subchannels,
         "contract": p.contract,
-        "workers": [[op(o) for o in w] for w in p.workers],
-        "channel": [
-            {"event": e.event, "sch": e.sch, "after": e.after, "mask": e.mask} for e in p.channel
-        ],
-        "schedule": sched,
+        "workers": [[op_to_dict(o) for o in w] for w in p.workers],
+        "channel": [event_to_dict(e) for e in p.channel],
+        "schedule": schedule_to_dict(p.schedule),
     }
-    if p.meta:
+    if meta and p.meta:
         out["meta"] = p.meta
     return out
 
@@ -147,21 +102,55 @@ def dumps(p: Program, compact: bool = False) -> str:
     """The JSON text of a program (``compact`` for machine use: no indentation)."""
     if compact:
         return json.dumps(to_dict(p), separators=(",", ":"))
-    return json.dumps(to_dict(p), indent=1, sort_keys=False) + "\n"
+    return json.dumps(to_dict(p), indent=1) + "\n"
 
 
-def from_dict(doc: Any, where: str = "<program>", validate: bool = True) -> Program:
-    """Build a program from a decoded document; ``validate=False`` only for documents
-    this process or its parent produced (actors reading the run segment)."""
-    errors = (
-        sorted(_VALIDATOR.iter_errors(doc), key=lambda e: list(e.absolute_path))
-        if (validate)
-        else []
+def digest(p: Program) -> str:
+    """The program's content hash (everything but ``meta``), for dedup and tokens.
+
+    Example:
+        >>> from ccwfuzz.program.ops import Open
+        >>> a = Program(workers=((Open(0),),))
+        >>> digest(a) == digest(Program(workers=((Open(0),),), meta={"note": "x"}))
+        True
+    """
+    text = json.dumps(to_dict(p, meta=False), separators=(",", ":"), sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+# ---- from JSON ----------------------------------------------------------------------
+def _field(spec: Spec, v: Any) -> Any:
+    if spec.kind == "bytes":
+        return bytes.fromhex(v)
+    if spec.kind == "ccws":
+        return tuple(Ccw(*c) for c in v)
+    return v
+
+
+def op_from_dict(d: dict[str, Any]) -> Op:
+    cls = OP_KINDS[d["op"]]
+    return cls(**{name: _field(spec, d[name]) for name, spec, _ in specs(cls) if name in d})
+
+
+def event_from_dict(d: dict[str, Any]) -> HwEvent:
+    return HwEvent(**{name: d[name] for name, _, _ in specs(HwEvent) if name in d})
+
+
+def schedule_from_dict(d: dict[str, Any]) -> Schedule:
+    return Schedule(
+        Policy(d.get("policy", Policy.CHOICES.value)),
+        tuple(d.get("priorities", ())),
+        tuple(d.get("changes", ())),
+        tuple(d.get("choices", ())),
     )
-    if errors:
-        e = errors[0]
-        path = "/".join(str(x) for x in e.absolute_path) or "(top level)"
-        raise ProgramError(f"{where}: at {path}: {_short(e.message)}")
+
+
+def from_dict(doc: Any, where: str = "<program>") -> Program:
+    """Validate a decoded document and build the program; :class:`ProgramError` with
+    the first violation otherwise."""
+    err = schema.first_error(doc)
+    if err is not None:
+        raise ProgramError(f"{where}: at {err[0]}: {printable(err[1])}")
     nsch = doc.get("subchannels", 2)
     for wi, ops in enumerate(doc["workers"]):
         for oi, o in enumerate(ops):
@@ -171,68 +160,102 @@ def from_dict(doc: Any, where: str = "<program>", validate: bool = True) -> Prog
     for ei, ev in enumerate(doc.get("channel", [])):
         if ev.get("sch", 0) >= nsch:
             raise ProgramError(f"{where}: at channel/{ei}/sch: subchannel {ev['sch']} of {nsch}")
-    s = doc.get("schedule", {})
+    sched = schedule_from_dict(doc.get("schedule", {}))
+    if sched.policy == Policy.PCT and len(sched.priorities) != len(doc["workers"]) + 2:
+        actors = len(doc["workers"]) + 2
+        raise ProgramError(f"{where}: at schedule/priorities: need one per actor ({actors}: "
+                           "the workers, the channel, the work queue)")  # fmt: skip
     return Program(
         target=doc.get("target", "reference"),
         subchannels=nsch,
         contract=doc.get("contract", "upstream"),
         meta=doc.get("meta", {}),
-        workers=tuple(ops_from_list(ops) for ops in doc["workers"]),
-        channel=events_from_list(doc.get("channel", [])),
-        schedule=Schedule(
-            s.get("policy", "pct"), s.get("seed", 0), s.get("depth", 3), tuple(s.get("choices", []))
-        ),
+        workers=tuple(tuple(op_from_dict(o) for o in ops) for ops in doc["workers"]),
+        channel=tuple(event_from_dict(e) for e in doc.get("channel", [])),
+        schedule=sched,
     )
 
 
-def ops_from_list(ops: list[dict[str, Any]]) -> tuple[Op, ...]:
-    """Worker ops from their (already validated) JSON objects."""
-    return tuple(
-        Op(
-            op=o["op"],
-            sch=o.get("sch", 0),
-            ccws=tuple(Ccw(*c) for c in o.get("ccws", [])),
-            intparm=o.get("intparm", 0),
-            ctrl=o.get("ctrl", 0x0080FF00),
-            retry=o.get("retry", True),
-            offset=o.get("offset", 0),
-            data=bytes.fromhex(o.get("data", "")),
-            n=o.get("n", 0),
-        )
-        for o in ops
-    )
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number here")
 
 
-def events_from_list(events: list[dict[str, Any]]) -> tuple[HwEvent, ...]:
-    return tuple(
-        HwEvent(e["event"], e.get("sch", 0), e.get("after", 0), e.get("mask", 0x80)) for e in events
-    )
+def _int(text: str) -> int:
+    if len(text.lstrip("-")) > 20:
+        raise ValueError(f"integer of {len(text)} digits")
+    return int(text)
 
 
-def loads(text: str, where: str = "<program>", validate: bool = True) -> Program:
+def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in pairs:
+        if k in out:
+            raise ValueError(f"duplicate key {printable(k, 40)!r}")
+        out[k] = v
+    return out
+
+
+def _depth(text: str) -> int:
+    """How deeply brackets nest in ``text`` (strings ignored); linear, no recursion."""
+    brackets = _NOT_BRACKETS.sub("", _STRINGS.sub("", text))
+    depth = most = 0
+    for c in brackets:
+        if c in "[{":
+            depth += 1
+            most = max(most, depth)
+        else:
+            depth -= 1
+    return most
+
+
+def loads(text: str, where: str = "<program>") -> Program:
+    """Parse and validate a program's JSON text (bounded; see the module docstring)."""
+    if len(text) > MAX_FILE_BYTES:
+        raise ProgramError(f"{where}: larger than {MAX_FILE_BYTES} bytes")
+    if _depth(text) > MAX_DEPTH:
+        raise ProgramError(f"{where}: nested deeper than {MAX_DEPTH} levels")
     try:
-        doc = json.loads(text)
+        doc = json.loads(text, parse_int=_int, parse_constant=_no_constant,
+                         object_pairs_hook=_pairs)  # fmt: skip
     except json.JSONDecodeError as e:
         raise ProgramError(f"{where}:{e.lineno}:{e.colno}: not JSON: {e.msg}") from None
-    return from_dict(doc, where, validate)
+    except (ValueError, RecursionError) as e:
+        raise ProgramError(f"{where}: not a program: {printable(str(e))}") from None
+    return from_dict(doc, where)
 
 
 def load(path: str | Path) -> Program:
     """Read a program file. Raises :class:`ProgramError` with a one-line message."""
+    where = printable(str(path), 200)
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        raise ProgramError(f"{path}: cannot read: {e}") from None
-    return loads(text, str(path))
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as e:
+        raise ProgramError(f"{where}: cannot read: {printable(e.strerror or str(e))}") from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise ProgramError(f"{where}: not a regular file")
+        if st.st_size > MAX_FILE_BYTES:
+            raise ProgramError(f"{where}: larger than {MAX_FILE_BYTES} bytes")
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            data = f.read(MAX_FILE_BYTES + 1)
+    except OSError as e:
+        raise ProgramError(f"{where}: cannot read: {printable(e.strerror or str(e))}") from None
+    finally:
+        os.close(fd)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ProgramError(f"{where}: not UTF-8 (byte {e.start})") from None
+    return loads(text, where)
 
 
 def save(p: Program, path: str | Path) -> None:
-    """Write atomically (temp file, then rename): a crash never leaves half a file."""
+    """Write atomically (temp file, fsync, rename): a crash never leaves half a file."""
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(dumps(p), encoding="utf-8")
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(dumps(p))
+        f.flush()
+        os.fsync(f.fileno())
     tmp.replace(path)
-
-
-def _short(msg: str) -> str:
-    return msg if len(msg) <= 160 else msg[:157] + "..."

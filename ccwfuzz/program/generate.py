@@ -1,31 +1,28 @@
-"""Random programs from a choice source (seeded PRNG now; atheris and Hypothesis plug in
-under the same :class:`ChoiceSource` surface later)."""
+"""Random programs from a choice source (:mod:`ccwfuzz.choices`): every decision is one
+``draw``, so a program is a function of its choices, and the schedule is drawn from
+the same source and materialized in the program (PCT priorities and change points
+included), so dropping an op moves no change point."""
 
 from __future__ import annotations
 
-import random
-from typing import Protocol
-
 from ccwfuzz.arch import ccw as C
-from ccwfuzz.program.ops import Ccw, HwEvent, Op, Program, Schedule
+from ccwfuzz.choices import ChoiceSource, RandomSource, increasing, permutation
+from ccwfuzz.program.ops import (
+    ORB_CTRL_DEFAULT,
+    Ccw,
+    HwEvent,
+    Op,
+    Policy,
+    Program,
+    Schedule,
+    Ssch,
+    make_op,
+)
 
 DATA = 0x10000  # guest data area used by generated programs
-
-
-class ChoiceSource(Protocol):
-    """Every random decision goes through ``draw``: an integer in ``[0, n)``."""
-
-    def draw(self, n: int) -> int: ...
-
-
-class RandomSource:
-    """A seeded PRNG choice source."""
-
-    def __init__(self, seed: int) -> None:
-        self._rng = random.Random(seed)
-
-    def draw(self, n: int) -> int:
-        return self._rng.randrange(n) if n > 1 else 0
+#: Steps a random program's run takes per op, roughly: PCT change points are drawn
+#: within ``STEPS_PER_OP * ops`` steps (measured: ~330 points for 3 x 8 ops).
+STEPS_PER_OP = 40
 
 
 def _pick(src: ChoiceSource, items: list[str] | tuple[str, ...]) -> str:
@@ -66,11 +63,11 @@ def worker_ops(src: ChoiceSource, nsch: int, count: int) -> tuple[Op, ...]:
         sch = src.draw(nsch)
         kind = _pick(src, weights)
         if kind == "ssch":
-            ctrl = 0x0080FF00 | (0x00200000 if src.draw(6) == 0 else 0)  # sometimes ORB I
-            ops.append(Op("ssch", sch, channel_program(src), intparm=src.draw(1 << 16),
-                          ctrl=ctrl, retry=src.draw(4) != 0))  # fmt: skip
+            ctrl = ORB_CTRL_DEFAULT | (0x00200000 if src.draw(6) == 0 else 0)  # sometimes ORB I
+            ops.append(Ssch(sch, channel_program(src), intparm=src.draw(1 << 16), ctrl=ctrl,
+                            retry=src.draw(4) != 0))  # fmt: skip
         else:
-            ops.append(Op(kind, sch))
+            ops.append(make_op(kind, sch=sch))
     return tuple(ops)
 
 
@@ -87,7 +84,7 @@ def random_program(
     random operations; the channel fires ``events`` hardware events."""
     ws = []
     for _ in range(workers):
-        opening = tuple(Op("open", s) for s in range(subchannels) if src.draw(3) != 0)
+        opening = tuple(make_op("open", sch=s) for s in range(subchannels) if src.draw(3) != 0)
         ws.append(opening + worker_ops(src, subchannels, ops))
     kinds = ("attention", "attention", "busy", "late_de", "paths_offline", "paths_online",
              "not_operational", "operational")  # fmt: skip
@@ -102,15 +99,39 @@ def random_program(
         subchannels=subchannels,
         workers=tuple(ws),
         channel=tuple(hw),
-        schedule=schedule(src),
+        schedule=schedule(src, workers + 2, STEPS_PER_OP * (sum(map(len, ws)) + len(hw))),
     )
 
 
-def schedule(src: ChoiceSource, walk_length: int = 512, walk: str = "walk") -> Schedule:
-    """Half PCT (random priorities, 0-3 change points), half random walk (a fresh
-    choice at every scheduling point). PCT finds bugs of small depth in any program;
-    the random walk finds the races that need one actor (typically the bottom half) to
-    lag behind the others for a while, which PCT reaches only by luck."""
+def schedule(src: ChoiceSource, actors: int, expected_steps: int,
+             walk_length: int = 512) -> Schedule:  # fmt: skip
+    """Half PCT, half sticky random walk. PCT (Burckhardt et al.): distinct priorities
+    above the depth, and ``depth - 1`` change points within ``expected_steps``; it finds
+    bugs of small depth in any program. The walk finds the races that need one actor
+    (typically the bottom half) to lag behind the others for a while, which PCT reaches
+    only by luck."""
     if src.draw(2):
-        return Schedule("pct", src.draw(1 << 30), 1 + src.draw(4))
-    return Schedule(walk, choices=tuple(src.draw(1 << 16) for _ in range(walk_length)))
+        return pct(src, actors, 1 + src.draw(4), expected_steps)
+    return Schedule(Policy.WALK, choices=tuple(src.draw(1 << 16) for _ in range(walk_length)))
+
+
+def pct(src: ChoiceSource, actors: int, depth: int, expected_steps: int) -> Schedule:
+    """A materialized PCT schedule of ``depth``: priorities 0..actors-1 in a drawn order
+    and ``depth - 1`` change points in ``[1, expected_steps)``."""
+    return Schedule(
+        Policy.PCT,
+        priorities=tuple(permutation(src, range(actors))),
+        changes=tuple(increasing(src, 1, max(expected_steps, depth + 1), depth - 1)),
+    )
+
+
+def seeded_pct(seed: int, depth: int, workers: int, expected_steps: int = 400) -> Schedule:
+    """A PCT schedule of ``depth`` drawn from ``seed``, for a program of ``workers``
+    workers (the channel and the work queue are the two other actors).
+
+    Example:
+        >>> s = seeded_pct(1, 3, workers=1)
+        >>> len(s.priorities), len(s.changes)
+        (3, 2)
+    """
+    return pct(RandomSource(seed), workers + 2, depth, expected_steps)

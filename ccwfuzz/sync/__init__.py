@@ -1,8 +1,11 @@
-"""Scheduling points, shared-memory primitives and the run history."""
+"""Scheduling points, both sides of the scheduler, shared-memory primitives and the run
+history."""
 
 from __future__ import annotations
 
+from ccwfuzz.sync.control import Controller
 from ccwfuzz.sync.history import Ev, History, Record
+from ccwfuzz.sync.policy import Policy
 from ccwfuzz.sync.primitives import (
     Completion,
     EventCounter,
@@ -12,11 +15,14 @@ from ccwfuzz.sync.primitives import (
     Table,
     WaitQueue,
 )
-from ccwfuzz.sync.sched import Context, Mode, Outcome, Policy, RunAborted, Status
+from ccwfuzz.sync.sched import Context, RunAborted
+from ccwfuzz.sync.words import Cmd, Mode, Outcome, Status
 
 __all__ = [
+    "Cmd",
     "Completion",
     "Context",
+    "Controller",
     "Ev",
     "EventCounter",
     "History",

@@ -1,4 +1,4 @@
-"""Scheduling points, the controlled scheduler and the free mode.
+"""Scheduling points and the actors' side of the controlled scheduler and free mode.
 
 Design notes (what must stay true):
 
@@ -6,91 +6,70 @@ Design notes (what must stay true):
   points. The running actor decides who runs next *itself*, from shared state only, and
   hands the token over by posting that actor's semaphore and waiting on its own: one
   process wake per switch, and no wake at all when the decision is "keep running".
-* **Determinism.** A decision depends only on segment state and the schedule (PCT
-  priorities and change points, or an explicit choice list). Same program + same schedule
-  gives the same sequence of decisions, hence the same history.
+* **Determinism.** A decision depends only on segment state and the schedule (a policy
+  of :mod:`ccwfuzz.sync.policy`). Same program + same schedule gives the same sequence
+  of decisions, hence the same history.
+* **Every decision is recorded.** Each time two or more actors could run, the index of
+  the chosen one among them goes into the decision log in the segment, whichever policy
+  decided; replayed with the ``choices`` policy that list gives the same run again.
+  The runnable set is kept as a bitmask word, so recording a "keep running" decision
+  costs a few word operations.
 * **Stalls are decided, not waited out.** When nobody is runnable, a worker in a timed
   wait (``soft``) times out; otherwise, if every worker finished the run is done, else it
   is a deadlock, reported with who waits on what.
 * **Unwinding.** When a run ends the controller posts every actor once with END; an
   actor parked inside its body unwinds with :class:`RunAborted`, and every actor acks.
-* **Free mode.** The same code runs with the scheduler stepped aside: points add random
-  jitter, waits spin with ``sched_yield``/sleep backoff (never a bare spin), and state
-  changes of our primitives go through one fork-shared lock (:meth:`Context.atomic`),
-  because Python has no compare-and-swap on shared memory.
+* **Free mode.** The same code runs with the scheduler stepped aside: points add jitter
+  (drawn from the one choice source, seeded per run and actor), waits spin with
+  ``sched_yield``/sleep backoff (never a bare spin), and state changes of our primitives
+  go through one fork-shared lock (:meth:`Context.atomic`), because Python has no
+  compare-and-swap on shared memory.
 """
 
 from __future__ import annotations
 
 import contextlib
-import enum
 import os
-import random
 import time
 from collections.abc import Callable
 from typing import Any
 
+from ccwfuzz.choices import RandomSource, derive
 from ccwfuzz.sync.history import Ev, History
+from ccwfuzz.sync.policy import BY_CODE
+from ccwfuzz.sync.words import (
+    A_ON,
+    A_OP,
+    A_STATUS,
+    A_TIMEDOUT,
+    DECISIONS,
+    MAX_DECISIONS,
+    S_CMD,
+    S_CRASHED,
+    S_CURRENT,
+    S_DEADLOCK_MASK,
+    S_DIRTY,
+    S_MAXSTEPS,
+    S_MODE,
+    S_NACT,
+    S_NDECISIONS,
+    S_OUTCOME,
+    S_POLICY,
+    S_RUNNABLE,
+    S_SEED,
+    S_STEPS,
+    S_STOP,
+    S_SWITCHES,
+    S_WORKERS,
+    STOP_ABORT,
+    Cmd,
+    Mode,
+    Outcome,
+    Status,
+)
 
-MAX_ACTORS = 16
-MAX_CHANGES = 16
-MAX_CHOICES = 4096
 #: How long a timed wait (wait_irq, a daemon idling) lasts in free mode, in seconds.
 FREE_SOFT_TIMEOUT = 0.005
-
-# ---- scheduler words --------------------------------------------------------------
-S_MODE, S_NACT, S_CURRENT, S_STEPS, S_SWITCHES, S_OUTCOME, S_DIRTY, S_MAXSTEPS = range(8)
-S_POLICY, S_CURSOR, S_NCHOICES, S_CHANGE_IDX, S_NEXTCHANGE, S_CMD, S_WORKERS = range(8, 15)
-S_STOP, S_SEED, S_FIRST, S_DEADLOCK_MASK, S_CRASHED = range(15, 20)
-A_STATUS = 32
-A_PRIO = A_STATUS + MAX_ACTORS
-A_ON = A_PRIO + MAX_ACTORS
-A_TIMEDOUT = A_ON + MAX_ACTORS
-A_KIND = A_TIMEDOUT + MAX_ACTORS
-A_STARTED = A_KIND + MAX_ACTORS  # the actor took this run's RUN post
-A_OP = A_STARTED + MAX_ACTORS  # the op an actor is in: code << 16 | (sch + 1), 0 = none
-CHANGES = A_OP + MAX_ACTORS
-CHOICES = CHANGES + MAX_CHANGES
-WORDS = CHOICES + MAX_CHOICES
-
-
-class Mode(enum.IntEnum):
-    CONTROLLED = 1
-    FREE = 2
-
-
-class Policy(enum.IntEnum):
-    PCT = 1
-    CHOICES = 2  # each choice picks among the runnable actors
-    WALK = 3  # a sticky random walk: a choice with low bits != 0 keeps the current actor
-
-
-class Status(enum.IntEnum):
-    ABSENT = 0
-    RUNNABLE = 1
-    BLOCKED = 2  # waits on a lock or completion: a deadlock if nobody else can run
-    WAITING = 3  # timed wait (worker) or idle (daemon): never a deadlock
-    FINISHED = 4
-    CRASHED = 5
-
-
-class Outcome(enum.IntEnum):
-    RUNNING = 0
-    DONE = 1
-    DEADLOCK = 2
-    LIMIT = 3
-    CRASH = 4
-    HANG = 5
-
-
-class Cmd(enum.IntEnum):
-    IDLE = 0
-    RUN = 1
-    END = 2
-    EXIT = 3
-    HANDOFF = 4  # benchmark: pass the token around with bare semaphores
-
-
 _NULL = contextlib.nullcontext()
 
 
@@ -125,7 +104,8 @@ class Context:
         self._lock = interlock
         self.spin_depth = 0  # spin locks held (atomic context)
         self.irq = False  # running the interrupt top half
-        self._rng = random.Random()
+        self._jitter = RandomSource(0)
+        self._policy = BY_CODE[1]
         self.controlled = True
         self._ended = False  # this actor consumed its END post: unwinding, never block
 
@@ -142,11 +122,14 @@ class Context:
     # ---- run setup (actor side) ----------------------------------------------------
     def begin_run(self) -> None:
         w, b = self._w, self._b
-        self.controlled = w[b + S_MODE] == Mode.CONTROLLED
+        self.controlled = w[b + S_MODE] == Mode.CONTROLLED.code
         self._ended = False
         self.spin_depth = 0
         self.irq = False
-        self._rng.seed(w[b + S_SEED] * 1000003 + self.id)
+        if self.controlled:
+            self._policy = BY_CODE[w[b + S_POLICY]]
+        else:
+            self._jitter = RandomSource(derive(w[b + S_SEED], self.id))
 
     # ---- history ---------------------------------------------------------------------
     def record(self, kind: Ev, a0: int = 0, a1: int = 0, a2: int = 0, a3: int = 0,
@@ -172,16 +155,20 @@ class Context:
         if self._ended:
             raise RunAborted  # a finally: block of an unwinding actor: do not wait again
         if not self.controlled:
-            if w[b + S_STOP] == 2:
+            if w[b + S_STOP] == STOP_ABORT:
                 raise RunAborted
-            r = self._rng.random()
-            if r < 0.05:
+            r = self._jitter.draw(100)
+            if r < 5:
                 os.sched_yield()
-            elif r < 0.06:
+            elif r < 6:
                 time.sleep(20e-6)
             return
         self._tick()
-        if w[b + S_POLICY] == Policy.PCT and not w[b + S_DIRTY]:
+        mask = w[b + S_RUNNABLE]
+        if not mask & (mask - 1):
+            return  # only this actor can run: nothing to decide, nothing to record
+        if not self._policy.decides_every_point and not w[b + S_DIRTY]:
+            self._log(mask, self.id)  # nothing changed since the last decision: stay
             return
         w[b + S_DIRTY] = 0
         nxt = self._pick()
@@ -200,7 +187,7 @@ class Context:
         # A wait counts as a step: a retry loop that keeps timing out (nobody else can
         # run) must still run into the step budget instead of spinning forever.
         self._tick()
-        w[b + A_STATUS + me] = Status.WAITING if soft else Status.BLOCKED
+        self._set_status(me, Status.WAITING if soft else Status.BLOCKED)
         w[b + A_ON + me] = slot
         w[b + A_TIMEDOUT + me] = 0
         nxt = self._pick()
@@ -228,7 +215,7 @@ class Context:
         w, b = self._w, self._b
         for a in range(w[b + S_NACT]):
             if mask >> a & 1 and w[b + A_STATUS + a] in (Status.BLOCKED, Status.WAITING):
-                w[b + A_STATUS + a] = Status.RUNNABLE
+                self._set_status(a, Status.RUNNABLE)
                 w[b + A_TIMEDOUT + a] = 0
                 w[b + S_DIRTY] = 1
 
@@ -241,7 +228,7 @@ class Context:
         """The actor's body returned (or raised): mark it and pass the token on."""
         w, b, me = self._w, self._b, self.id
         with self.atomic():
-            w[b + A_STATUS + me] = Status.CRASHED if crashed else Status.FINISHED
+            self._set_status(me, Status.CRASHED if crashed else Status.FINISHED)
         if crashed:
             w[b + S_CRASHED] |= 1 << me
             if self.controlled:
@@ -257,45 +244,45 @@ class Context:
             self._sems[nxt].release()
 
     # ---- internals -----------------------------------------------------------------------
+    def _set_status(self, a: int, status: Status) -> None:
+        w, b = self._w, self._b
+        w[b + A_STATUS + a] = status
+        bit = 1 << a
+        if status == Status.RUNNABLE:
+            w[b + S_RUNNABLE] |= bit
+        else:
+            w[b + S_RUNNABLE] &= ~bit & 0xFFFFFFFF
+
     def _tick(self) -> None:
-        """Count one step: the step budget (LIMIT) and PCT change points."""
+        """Count one step: the step budget (LIMIT) and the policy's step hook."""
         w, b = self._w, self._b
         steps = w[b + S_STEPS] + 1
         w[b + S_STEPS] = steps
         if steps >= w[b + S_MAXSTEPS]:
             self._end(Outcome.LIMIT)
             self._wait_turn()
-        if steps == w[b + S_NEXTCHANGE] and w[b + S_POLICY] == Policy.PCT:
-            self._change_point()
+        self._policy.step(w, b, self.id, steps)
 
     def _pick(self) -> int | None:
+        """The next actor by the policy (recorded), or None if nobody can run."""
         w, b = self._w, self._b
-        n = w[b + S_NACT]
-        runnable = [a for a in range(n) if w[b + A_STATUS + a] == Status.RUNNABLE]
-        if not runnable:
+        mask = w[b + S_RUNNABLE]
+        if not mask:
             return None
-        if len(runnable) == 1:
-            return runnable[0]
-        if w[b + S_POLICY] == Policy.PCT:
-            return max(runnable, key=lambda a: w[b + A_PRIO + a])
-        cursor = w[b + S_CURSOR]
-        if cursor < w[b + S_NCHOICES]:
-            w[b + S_CURSOR] = cursor + 1
-            c = w[b + CHOICES + cursor]
-            if w[b + S_POLICY] == Policy.WALK:
-                if c & 3 and self.id in runnable:
-                    return self.id
-                c >>= 2
-            return runnable[c % len(runnable)]
-        return self.id if self.id in runnable else runnable[0]
+        if not mask & (mask - 1):
+            return mask.bit_length() - 1
+        runnable = [a for a in range(w[b + S_NACT]) if mask >> a & 1]
+        nxt = self._policy.pick(w, b, self.id, runnable, self.history.total)
+        self._log(mask, nxt)
+        return nxt
 
-    def _change_point(self) -> None:
+    def _log(self, mask: int, chosen: int) -> None:
+        """Record a decision: the index of ``chosen`` among the runnable actors."""
         w, b = self._w, self._b
-        k = w[b + S_CHANGE_IDX]
-        w[b + A_PRIO + self.id] = k + 1  # below every initial priority (PCT)
-        w[b + S_CHANGE_IDX] = k + 1
-        w[b + S_NEXTCHANGE] = w[b + CHANGES + k + 1] if k + 1 < MAX_CHANGES else 0
-        w[b + S_DIRTY] = 1
+        n = w[b + S_NDECISIONS]
+        if n < MAX_DECISIONS:
+            w[b + DECISIONS + n] = (mask & ((1 << chosen) - 1)).bit_count()
+        w[b + S_NDECISIONS] = n + 1
 
     def _stall(self) -> int | None:
         """Nobody is runnable: time out a waiting worker, or end the run."""
@@ -303,7 +290,7 @@ class Context:
         n, workers = w[b + S_NACT], w[b + S_WORKERS]
         for a in range(n):
             if workers >> a & 1 and w[b + A_STATUS + a] == Status.WAITING:
-                w[b + A_STATUS + a] = Status.RUNNABLE
+                self._set_status(a, Status.RUNNABLE)
                 w[b + A_TIMEDOUT + a] = 1
                 return a
         blocked = any(w[b + A_STATUS + a] == Status.BLOCKED for a in range(n))
@@ -349,7 +336,7 @@ class Context:
         deadline = time.monotonic() + FREE_SOFT_TIMEOUT if soft else None
         spins = 0
         while not ready():
-            if self._w[self._b + S_STOP] == 2:
+            if self._w[self._b + S_STOP] == STOP_ABORT:
                 raise RunAborted
             if deadline is not None and time.monotonic() > deadline:
                 return False
@@ -359,59 +346,3 @@ class Context:
             else:
                 time.sleep(min(1e-3, 1e-5 * spins))
         return True
-
-
-def format_run(
-    w: memoryview,
-    base: int,
-    *,
-    mode: Mode,
-    kinds: list[int],
-    workers_mask: int,
-    seed: int,
-    policy: Policy = Policy.PCT,
-    depth: int = 3,
-    choices: list[int] | None = None,
-    max_steps: int = 200_000,
-    expected_steps: int = 400,
-) -> int:
-    """Prepare the scheduler words for one run; returns the first actor to run.
-
-    PCT (Burckhardt et al.): distinct random priorities above ``depth``; ``depth - 1``
-    change points drawn uniformly from the first ``expected_steps`` steps.
-    """
-    n = len(kinds)
-    if not 1 <= n <= MAX_ACTORS:
-        raise ValueError(f"1..{MAX_ACTORS} actors, not {n}")
-    w[base : base + WORDS] = memoryview(bytes(4 * WORDS)).cast("I")
-    rng = random.Random(seed)
-    w[base + S_MODE] = mode
-    w[base + S_NACT] = n
-    w[base + S_MAXSTEPS] = max_steps
-    w[base + S_POLICY] = policy
-    w[base + S_WORKERS] = workers_mask
-    w[base + S_SEED] = seed & 0xFFFFFFFF
-    w[base + S_CMD] = Cmd.RUN
-    prios = rng.sample(range(depth + 1, depth + 1 + n), n)
-    for a in range(n):
-        w[base + A_STATUS + a] = Status.RUNNABLE
-        w[base + A_PRIO + a] = prios[a]
-        w[base + A_KIND + a] = kinds[a]
-    changes = sorted(rng.sample(range(1, max(expected_steps, depth + 1)), max(0, depth - 1)))
-    for k, c in enumerate(changes[:MAX_CHANGES]):
-        w[base + CHANGES + k] = c
-    w[base + S_NEXTCHANGE] = changes[0] if changes else 0
-    if policy in (Policy.CHOICES, Policy.WALK):
-        picks = (choices or [])[:MAX_CHOICES]
-        for k, c in enumerate(picks):
-            w[base + CHOICES + k] = c & 0xFFFFFFFF
-        w[base + S_NCHOICES] = len(picks)
-    if policy == Policy.PCT:
-        first = max(range(n), key=lambda a: prios[a])
-    else:
-        c0 = choices[0] if choices else 0
-        first = ((c0 >> 2) if policy == Policy.WALK else c0) % n
-        if choices:
-            w[base + S_CURSOR] = 1
-    w[base + S_CURRENT] = first
-    return first

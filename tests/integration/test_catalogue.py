@@ -96,10 +96,10 @@ def test_close_liveness_survives_a_wrapped_history() -> None:
 def test_free_mode_timeout_is_a_hang_not_done() -> None:
     """A free run that runs out of time is a HANG (a livelock), never a clean DONE."""
     from ccwfuzz.exec import Pool
-    from ccwfuzz.program import Op, Program
+    from ccwfuzz.program import Mode, Program, RunRequest, Yield
 
-    prog = Program(subchannels=1, workers=((Op("yield", 0, n=10**8),),))
+    prog = Program(subchannels=1, workers=((Yield(0, n=10**8),),))
     with Pool(subchannels=1, workers=1) as pool:
-        r = pool.run(prog, mode="free", timeout=0.2)
+        r = pool.run(RunRequest(prog, Mode.FREE, timeout=0.2))
     assert r.outcome == Outcome.HANG
     assert r.current_ops == [(__import__("ccwfuzz").program.ops.OPS.index("yield") + 1, 0)]

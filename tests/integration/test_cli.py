@@ -73,11 +73,11 @@ def _run_env(*args: str, cwd: str | None = None) -> subprocess.CompletedProcess[
     ("content", "expect"),
     [
         ('{"format": ', "not JSON"),
-        ('{"format": "ccwfuzz.program", "version": 1, "workers": [[{"op": "ssch", "sch": 7}]]}',
+        ('{"format": "ccwfuzz.program", "version": 2, "workers": [[{"op": "ssch", "sch": 7}]]}',
          "subchannel 7"),
-        ('{"format": "ccwfuzz.program", "version": 2, "workers": [[]]}', "at version"),
-        ('{"format": "ccwfuzz.program", "version": 1, "workers": [[{"op": "x"}]]}', "workers/0/0/op"),
-        ('{"format": "ccwfuzz.program", "version": 1, "target": "os:system", "workers": [[]]}',
+        ('{"format": "ccwfuzz.program", "version": 99, "workers": [[]]}', "at version"),
+        ('{"format": "ccwfuzz.program", "version": 2, "workers": [[{"op": "x"}]]}', "workers/0/0/op"),
+        ('{"format": "ccwfuzz.program", "version": 2, "target": "os:system", "workers": [[]]}',
          "not built in"),
     ],
 )  # fmt: skip
@@ -122,7 +122,9 @@ def test_rules_and_targets_list() -> None:
     assert r.returncode == 0 and "driver.cp-free-final" in r.stdout and "E10" in r.stdout
     t = _run("targets")
     assert t.returncode == 0
+    from ccwfuzz.driver import TARGETS
+
     lines = t.stdout.splitlines()
-    assert lines[1].startswith("reference") and len(lines) == 18
+    assert lines[1].startswith("reference") and len(lines) == 1 + len(TARGETS)
     assert any(line.startswith("zoo:free-unrelated") and "driver.cp-free-final" in line
                for line in lines)  # fmt: skip

@@ -10,7 +10,8 @@ import pytest
 MODULES = [
     "ccwfuzz.arch.ccw", "ccwfuzz.arch.sid", "ccwfuzz.device.channel", "ccwfuzz.device.css",
     "ccwfuzz.device.memory", "ccwfuzz.device.events", "ccwfuzz.device.segment",
-    "ccwfuzz.exec.pool", "ccwfuzz.strategies",
+    "ccwfuzz.exec.pool", "ccwfuzz.strategies", "ccwfuzz.choices", "ccwfuzz.program.encoding",
+    "ccwfuzz.program.generate", "ccwfuzz.search",
 ]  # fmt: skip
 
 

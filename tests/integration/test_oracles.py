@@ -6,7 +6,20 @@ from __future__ import annotations
 from ccwfuzz.arch import scsw as S
 from ccwfuzz.exec import Pool
 from ccwfuzz.oracles import RULES, RunView, check, view_of
-from ccwfuzz.program import Ccw, Op, Program, RandomSource, Schedule, random_program
+from ccwfuzz.program import (
+    Ccw,
+    Op,
+    Open,
+    Program,
+    RandomSource,
+    ReadIo,
+    ReadSchib,
+    RunRequest,
+    Ssch,
+    WaitIrq,
+    random_program,
+    seeded_pct,
+)
 from ccwfuzz.sync import Outcome
 from ccwfuzz.sync.history import Ev, Record
 
@@ -25,15 +38,15 @@ def run_until(target: str, ops: tuple[Op, ...], rule: str, seeds: int = 200,
     with Pool(target, subchannels=1, workers=workers) as pool:
         for seed in range(seeds):
             p = Program(target=target, subchannels=1, workers=ws,
-                        schedule=Schedule("pct", seed, 3), **kw)  # type: ignore[arg-type]  # fmt: skip
-            if any(f.rule == rule for f in check(view_of(pool.run(p), p))):
+                        schedule=seeded_pct(seed, 3, workers), **kw)  # type: ignore[arg-type]  # fmt: skip
+            if any(f.rule == rule for f in check(view_of(pool.run(RunRequest(p)), p))):
                 fired = True
                 break
     silent = True
     with Pool(subchannels=1, workers=workers) as pool:
         for s in range(min(seed + 1, 50)):
-            p = Program(subchannels=1, workers=ws, schedule=Schedule("pct", s, 3), **kw)  # type: ignore[arg-type]
-            silent &= not check(view_of(pool.run(p), p))
+            p = Program(subchannels=1, workers=ws, schedule=seeded_pct(s, 3, workers), **kw)  # type: ignore[arg-type]
+            silent &= not check(view_of(pool.run(RunRequest(p)), p))
     return fired, silent
 
 
@@ -43,13 +56,13 @@ def test_reference_is_clean_on_random_programs() -> None:
         names = pool.lock_names()
         for seed in range(300):
             p = random_program(RandomSource(10_000 + seed))
-            r = pool.run(p)
+            r = pool.run(RunRequest(p))
             assert r.outcome == Outcome.DONE
             assert check(view_of(r, p, names)) == [], seed
 
 
 def test_cp_free_final_and_poison_fire_on_E1() -> None:
-    ops = (Op("open", 0), Op("ssch", 0, PCI_FIRST), Op("wait_irq", 0), Op("wait_irq", 0))
+    ops = (Open(0), Ssch(0, PCI_FIRST), WaitIrq(0), WaitIrq(0))
     assert run_until("brokendrivers:FreeOnAnyInterrupt", ops, "driver.cp-free-final") == (
         True,
         True,
@@ -58,26 +71,28 @@ def test_cp_free_final_and_poison_fire_on_E1() -> None:
 
 
 def test_one_cp_and_idle_no_cp_fire() -> None:
-    ops = (Op("open", 0), Op("ssch", 0, PCI_FIRST), Op("ssch", 0, (LAST,)))
+    ops = (Open(0), Ssch(0, PCI_FIRST), Ssch(0, (LAST,)))
     target = "brokendrivers:IdleAfterStart"
     assert run_until(target, ops, "driver.one-cp") == (True, True)
     assert run_until(target, ops, "driver.idle-no-cp") == (True, True)
 
 
 def test_retcode_fires() -> None:
-    ops = (Op("open", 0), Op("ssch", 0, PCI_FIRST), Op("ssch", 0, (LAST,)))
+    ops = (Open(0), Ssch(0, PCI_FIRST), Ssch(0, (LAST,)))
     assert run_until("brokendrivers:WrongBusyCode", ops, "driver.retcode") == (True, True)
 
 
 def test_irb_integrity_fires_on_E2() -> None:
-    ops = (Op("open", 0), Op("ssch", 0, (LAST,)), Op("read_io", 0), Op("read_io", 0))
-    helper = (Op("read_io", 0),) * 4
+    ops = (Open(0), Ssch(0, (LAST,)), ReadIo(0), ReadIo(0))
+    helper = (ReadIo(0),) * 4
     fired = False
     with Pool("brokendrivers:UnlockedRegion", subchannels=1, workers=2) as pool:
         for seed in range(400):
             p = Program(target="brokendrivers:UnlockedRegion", subchannels=1,
-                        workers=(ops, helper), schedule=Schedule("pct", seed, 4))  # fmt: skip
-            if any(f.rule == "driver.irb-integrity" for f in check(view_of(pool.run(p), p))):
+                        workers=(ops, helper), schedule=seeded_pct(seed, 4, 2))  # fmt: skip
+            if any(
+                f.rule == "driver.irb-integrity" for f in check(view_of(pool.run(RunRequest(p)), p))
+            ):
                 fired = True
                 break
     assert fired
@@ -86,32 +101,32 @@ def test_irb_integrity_fires_on_E2() -> None:
 def test_irb_integrity_strict_flags_hazard_H3_on_reference() -> None:
     """The strict contract treats the upstream clobber (H3: a region write zeroes an
     IRB not yet read) as a finding; the upstream contract does not."""
-    ops = (Op("open", 0), Op("ssch", 0, (LAST,)), Op("read_schib", 0), Op("read_schib", 0),
-           Op("ssch", 0, (LAST,)), Op("read_io", 0))  # fmt: skip
+    ops = (Open(0), Ssch(0, (LAST,)), ReadSchib(0), ReadSchib(0),
+           Ssch(0, (LAST,)), ReadIo(0))  # fmt: skip
     hits = {"upstream": 0, "strict": 0}
     with Pool(subchannels=1, workers=1) as pool:
         for seed in range(40):
             for contract in hits:
                 p = Program(subchannels=1, workers=(ops,), contract=contract,
-                            schedule=Schedule("pct", seed, 3))  # fmt: skip
-                found = check(view_of(pool.run(p), p))
+                            schedule=seeded_pct(seed, 3, 1))  # fmt: skip
+                found = check(view_of(pool.run(RunRequest(p)), p))
                 hits[contract] += any(f.rule == "driver.irb-integrity" for f in found)
     assert hits["upstream"] == 0 and hits["strict"] > 0, hits
 
 
 def test_deadlock_and_crash_and_limit_fire() -> None:
-    ops = (Op("open", 0), Op("ssch", 0, (LAST,)), Op("read_io", 0))
+    ops = (Open(0), Ssch(0, (LAST,)), ReadIo(0))
     with Pool("brokendrivers:ForgetsUnlock", subchannels=1, workers=1) as pool:
         p = Program(target="brokendrivers:ForgetsUnlock", subchannels=1, workers=(ops,))
-        found = check(view_of(pool.run(p), p, pool.lock_names()))
+        found = check(view_of(pool.run(RunRequest(p)), p, pool.lock_names()))
         assert {f.rule for f in found} == {"sched.deadlock", "lock.double-acquire"}
         assert "io_mutex[0]" in next(f for f in found if f.rule == "sched.deadlock").message
     with Pool("brokendrivers:CrashesOnRead", subchannels=1, workers=1) as pool:
         p = Program(target="brokendrivers:CrashesOnRead", subchannels=1, workers=(ops,))
-        assert "actor.crash" in [f.rule for f in check(view_of(pool.run(p), p))]
+        assert "actor.crash" in [f.rule for f in check(view_of(pool.run(RunRequest(p)), p))]
     with Pool("brokendrivers:EndlessRead", subchannels=1, workers=1) as pool:
         p = Program(target="brokendrivers:EndlessRead", subchannels=1, workers=(ops,))
-        assert [f.rule for f in check(view_of(pool.run(p, max_steps=5000), p))] == [
+        assert [f.rule for f in check(view_of(pool.run(RunRequest(p, max_steps=5000)), p))] == [
             "sched.step-limit"
         ]
 

@@ -5,7 +5,22 @@ from __future__ import annotations
 import pytest
 
 from ccwfuzz.exec import Pool
-from ccwfuzz.program import Op, Program, RandomSource, random_program
+from ccwfuzz.program import (
+    Close,
+    Mode,
+    Open,
+    Policy,
+    Program,
+    RandomSource,
+    ReadIo,
+    RequestError,
+    RunRequest,
+    Schedule,
+    Ssch,
+    WaitIrq,
+    random_program,
+    seeded_pct,
+)
 from ccwfuzz.sync import Outcome
 from ccwfuzz.sync.history import Ev
 
@@ -26,22 +41,21 @@ def test_same_program_and_schedule_give_identical_history(pools: tuple[Pool, Poo
     a, b = pools
     for seed in range(200):
         p = random_program(RandomSource(seed))
-        first = a.run(p)
+        first = a.run(RunRequest(p))
         assert first.outcome == Outcome.DONE, (seed, first.outcome)
-        assert a.run(p).raw == first.raw, seed
-        assert b.run(p).raw == first.raw, seed
+        assert a.run(RunRequest(p)).raw == first.raw, seed
+        assert b.run(RunRequest(p)).raw == first.raw, seed
 
 
 def test_different_schedules_interleave_differently(pools: tuple[Pool, Pool]) -> None:
     """The schedule is what decides: changing only the PCT seed changes the history."""
     import dataclasses
 
-    from ccwfuzz.program import Schedule
-
     a, _ = pools
     p = random_program(RandomSource(5))
     histories = {
-        a.run(dataclasses.replace(p, schedule=Schedule("pct", s, 3))).raw for s in range(20)
+        a.run(RunRequest(dataclasses.replace(p, schedule=seeded_pct(s, 3, 3)))).raw
+        for s in range(20)
     }
     assert len(histories) > 5
 
@@ -49,19 +63,19 @@ def test_different_schedules_interleave_differently(pools: tuple[Pool, Pool]) ->
 def test_choice_list_schedule_is_followed(pools: tuple[Pool, Pool]) -> None:
     import dataclasses
 
-    from ccwfuzz.program import Schedule
-
     a, _ = pools
     p = random_program(RandomSource(11))
     runs = {
-        a.run(
-            dataclasses.replace(p, schedule=Schedule("choices", choices=(c, 1, 2, 0, 2, 1) * 5))
-        ).raw
+        a.run(RunRequest(dataclasses.replace(
+            p, schedule=Schedule(Policy.CHOICES, choices=(c, 1, 2, 0, 2, 1) * 5)
+        ))).raw
         for c in range(3)
-    }
+    }  # fmt: skip
     assert len(runs) > 1
-    again = dataclasses.replace(p, schedule=Schedule("choices", choices=(2, 1, 2, 0, 2, 1) * 5))
-    assert a.run(again).raw == a.run(again).raw
+    again = dataclasses.replace(
+        p, schedule=Schedule(Policy.CHOICES, choices=(2, 1, 2, 0, 2, 1) * 5)
+    )
+    assert a.run(RunRequest(again)).raw == a.run(RunRequest(again)).raw
 
 
 def test_open_ssch_wait_read_round_trip() -> None:
@@ -70,13 +84,13 @@ def test_open_ssch_wait_read_round_trip() -> None:
     from ccwfuzz.program import Ccw
 
     ops = (
-        Op("open", 0),
-        Op("ssch", 0, (Ccw(0x03, 0x20, 1, 0),), intparm=7),
-        Op("wait_irq", 0),
-        Op("close", 0),
+        Open(0),
+        Ssch(0, (Ccw(0x03, 0x20, 1, 0),), intparm=7),
+        WaitIrq(0),
+        Close(0),
     )
     with Pool(workers=1, subchannels=1) as pool:
-        r = pool.run(Program(subchannels=1, workers=(ops,)))
+        r = pool.run(RunRequest(Program(subchannels=1, workers=(ops,))))
     assert r.outcome == Outcome.DONE
     fsm = [(x.arg("old"), x.arg("new")) for x in r.records if x.kind == Ev.FSM]
     assert fsm == [(1, 2), (2, 3), (3, 4), (4, 2), (2, 1)]
@@ -91,10 +105,10 @@ def test_deadlock_is_reported_with_waiters() -> None:
     """Issue 3: all live actors waiting = deadlock finding, with who waits."""
     from ccwfuzz.program import Ccw
 
-    ops = (Op("open", 0), Op("ssch", 0, (Ccw(0x03, 0x20, 1, 0),)), Op("read_io", 0))
+    ops = (Open(0), Ssch(0, (Ccw(0x03, 0x20, 1, 0),)), ReadIo(0))
     with Pool(f"{BROKEN}:ForgetsUnlock", workers=1, subchannels=1) as pool:
         prog = Program(target=f"{BROKEN}:ForgetsUnlock", subchannels=1, workers=(ops,))
-        r = pool.run(prog)
+        r = pool.run(RunRequest(prog))
     assert r.outcome == Outcome.DEADLOCK
     assert r.deadlock_mask == 1  # worker 0 waits
     waits = [x for x in r.records if x.kind == Ev.LOCK_WAIT]
@@ -103,24 +117,24 @@ def test_deadlock_is_reported_with_waiters() -> None:
 
 def test_actor_crash_is_reported_and_pool_survives() -> None:
     prog = Program(target=f"{BROKEN}:CrashesOnRead", subchannels=1,
-                   workers=((Op("open", 0), Op("read_io", 0)),))  # fmt: skip
+                   workers=((Open(0), ReadIo(0)),))  # fmt: skip
     with Pool(f"{BROKEN}:CrashesOnRead", workers=1, subchannels=1) as pool:
-        r = pool.run(prog)
+        r = pool.run(RunRequest(prog))
         assert r.outcome == Outcome.CRASH and r.crashed_mask == 1
         assert any(x.kind == Ev.CRASH for x in r.records)
-        again = pool.run(prog)
+        again = pool.run(RunRequest(prog))
         assert again.outcome == Outcome.CRASH  # the pool is still usable
 
 
 def test_free_mode_runs_reference_clean() -> None:
     with Pool() as pool:
         for seed in range(20):
-            r = pool.run(random_program(RandomSource(seed)), mode="free")
+            r = pool.run(RunRequest(random_program(RandomSource(seed)), Mode.FREE))
             assert r.outcome == Outcome.DONE, (seed, r.outcome)
             seqs = [x.seq for x in r.records]
             assert seqs == sorted(seqs) == list(range(seqs[0], seqs[0] + len(seqs)))
 
 
 def test_program_shape_must_match_pool() -> None:
-    with Pool(workers=1, subchannels=1) as pool, pytest.raises(ValueError, match="workers"):
-        pool.run(Program(subchannels=1, workers=((), ())))
+    with Pool(workers=1, subchannels=1) as pool, pytest.raises(RequestError, match="workers"):
+        pool.run(RunRequest(Program(subchannels=1, workers=((), ()))))

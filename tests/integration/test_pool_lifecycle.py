@@ -15,16 +15,16 @@ import pytest
 
 from ccwfuzz.device import list_segments
 from ccwfuzz.exec import Pool
-from ccwfuzz.program import RandomSource, random_program
+from ccwfuzz.program import RandomSource, RunRequest, random_program
 from ccwfuzz.sync import Outcome
 
 PARENT = textwrap.dedent(
     """
     import json, sys, time
     from ccwfuzz.exec import Pool
-    from ccwfuzz.program import RandomSource, random_program
+    from ccwfuzz.program import RandomSource, RunRequest, random_program
     pool = Pool()
-    pool.run(random_program(RandomSource(1)))
+    pool.run(RunRequest(random_program(RandomSource(1))))
     print(json.dumps({"pids": pool.pids(), "segment": pool._seg.name}), flush=True)
     if sys.argv[1] == "exit":
         sys.exit(0)
@@ -73,18 +73,18 @@ def test_actors_die_with_the_parent(how: str) -> None:
 def test_close_reaps_actors_and_unlinks() -> None:
     pool = Pool()
     pids, name = pool.pids(), pool._seg.name if pool._seg else ""
-    pool.run(random_program(RandomSource(2)))
+    pool.run(RunRequest(random_program(RandomSource(2))))
     pool.close()
     assert _gone(pids, within=5)
     assert name not in list_segments()
     pool.close()  # idempotent
 
 
-def test_killed_actor_is_a_hang_and_the_pool_recovers() -> None:
+def test_killed_actor_is_lost_not_a_finding_and_the_pool_recovers() -> None:
     with Pool() as pool:
         victim = pool.pids()[0]
         os.kill(victim, signal.SIGKILL)
-        r = pool.run(random_program(RandomSource(3)), timeout=1.0)
-        assert r.outcome == Outcome.HANG
+        r = pool.run(RunRequest(random_program(RandomSource(3)), timeout=1.0))
+        assert r.outcome == Outcome.LOST and r.inconclusive and r.fault
         assert victim not in pool.pids() and _gone([victim], within=5)
-        assert pool.run(random_program(RandomSource(3))).outcome == Outcome.DONE
+        assert pool.run(RunRequest(random_program(RandomSource(3)))).outcome == Outcome.DONE

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ccwfuzz.exec import Pool
 from ccwfuzz.oracles import check, view_of
-from ccwfuzz.program import loads
+from ccwfuzz.program import RunRequest, loads
 from ccwfuzz.sync import Outcome
 
 README = (Path(__file__).parents[2] / "README.md").read_text()
@@ -18,7 +18,7 @@ def test_program_example_is_valid_and_clean() -> None:
     assert text
     p = loads(text.group(1), "README")
     with Pool(p.target, p.subchannels, len(p.workers)) as pool:
-        r = pool.run(p)
+        r = pool.run(RunRequest(p))
     assert r.outcome == Outcome.DONE and check(view_of(r, p)) == []
 
 

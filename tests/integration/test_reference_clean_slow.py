@@ -9,7 +9,7 @@ import pytest
 
 from ccwfuzz.exec import Pool
 from ccwfuzz.oracles import check, view_of
-from ccwfuzz.program import RandomSource, random_program
+from ccwfuzz.program import Mode, RandomSource, RunRequest, random_program
 from ccwfuzz.stress import stress
 from ccwfuzz.sync import Outcome
 
@@ -22,7 +22,7 @@ def test_reference_clean_in_10000_controlled_runs() -> None:
         names = pool.lock_names()
         for seed in range(10_000):
             p = random_program(RandomSource(1_000_000 + seed))
-            r = pool.run(p)
+            r = pool.run(RunRequest(p))
             assert r.outcome == Outcome.DONE, seed
             for f in check(view_of(r, p, names)):
                 findings[f.line()] += 1
@@ -31,5 +31,5 @@ def test_reference_clean_in_10000_controlled_runs() -> None:
 
 def test_reference_clean_in_60s_free_stress() -> None:
     with Pool() as pool:
-        hits = [h.finding.line() for h in stress(pool, 60.0, seed=4242, mode="free")]
+        hits = [h.finding.line() for h in stress(pool, 60.0, seed=4242, mode=Mode.FREE)]
     assert hits == []

@@ -1,0 +1,91 @@
+"""What an executor takes and gives back: :class:`RunRequest` in, :class:`RunResult` out,
+both plain data, behind the one :class:`Executor` interface every engine calls (search,
+stress, and the fuzzer, minimizer, campaigns and plugin that build on them), as
+syzkaller's fuzzer hands requests to its executor. Judging a result (oracles, replay,
+minimization) needs only these types, never the process pool that produced them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from typing import Protocol
+
+from ccwfuzz.driver.contract import State
+from ccwfuzz.program.ops import Program
+from ccwfuzz.sync import Mode, Outcome
+from ccwfuzz.sync.history import RECORD_WORDS, Record
+
+#: Controlled runs end with LIMIT after this many scheduling points unless asked.
+DEFAULT_MAX_STEPS = 200_000
+
+
+class RequestError(ValueError):
+    """A request no run can satisfy (too large for the segment, longer than the step
+    budget, the wrong shape for this executor): a usage error, not a finding."""
+
+
+@dataclasses.dataclass(frozen=True)
+class RunRequest:
+    """Run ``program`` once. ``seed`` drives free-mode jitter only (a controlled run is
+    a function of the program and its schedule)."""
+
+    program: Program
+    mode: Mode = Mode.CONTROLLED
+    timeout: float = 10.0
+    max_steps: int = DEFAULT_MAX_STEPS
+    seed: int = 0
+
+
+@dataclasses.dataclass
+class RunResult:
+    """What a run produced: its outcome, the history, end-of-run driver state and the
+    schedule decisions it took (an explicit choice list that replays it)."""
+
+    outcome: Outcome
+    raw: bytes  # the history ring's records, oldest first, as native 32-bit words
+    steps: int
+    switches: int
+    elapsed: float
+    states: list[State]
+    cp_live: list[bool]
+    deadlock_mask: int = 0
+    crashed_mask: int = 0
+    lost: int = 0  # history records overwritten (ring too small)
+    #: Per worker, the op it was in when the run ended: (op code, sch), or None.
+    current_ops: list[tuple[int, int] | None] = dataclasses.field(default_factory=list)
+    #: Controlled: every decision among two or more runnable actors, as the index of
+    #: the chosen one (a ``choices`` schedule). Free: the actor of every history record.
+    decisions: tuple[int, ...] = ()
+    #: The run took more decisions than the segment records: no exact replay.
+    decisions_truncated: bool = False
+    #: Why the run is inconclusive (a tool fault such as a killed actor), else "".
+    fault: str = ""
+
+    @functools.cached_property
+    def records(self) -> list[Record]:
+        words = memoryview(self.raw).cast("I")
+        step = RECORD_WORDS
+        return [Record(words[k : k + step].tolist()) for k in range(0, len(words), step)]
+
+    mode: Mode = Mode.CONTROLLED
+
+    @property
+    def inconclusive(self) -> bool:
+        """The run says nothing about the driver: the tool lost an actor, or a free
+        run hit a wall-clock limit (which machine load alone can cause)."""
+        return self.outcome == Outcome.LOST or (
+            self.outcome == Outcome.HANG and self.mode == Mode.FREE
+        )
+
+
+class Executor(Protocol):
+    """Runs requests; the persistent actor pool (:class:`ccwfuzz.exec.Pool`) is one."""
+
+    target: str
+    nsch: int
+    nworkers: int
+
+    def run(self, request: RunRequest) -> RunResult: ...
+
+    def lock_names(self) -> dict[int, str]: ...

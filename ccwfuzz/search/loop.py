@@ -1,0 +1,186 @@
+"""The one search loop every engine shares: generate or take a program, hand it to the
+executor, judge the result, and say what was found.
+
+What must stay true:
+
+* **Only the driver is judged.** A run that says nothing about the driver is
+  inconclusive and never becomes a finding: the pool lost an actor process (the tool's
+  fault: the request is run again on the restarted pool), or a free run hit its
+  wall-clock limit (machine load alone can do that: the same program is run again in
+  controlled mode, where a livelock is a step-budget verdict, not a clock reading).
+* **Every finding replays.** A finding carries the program with the schedule that ran
+  (the recorded decisions of a controlled run, the event order of a free one), the
+  fingerprint of its history, and a replay token holding both; a lock-order finding
+  also carries the earlier runs whose edges close the cycle.
+* **Time is kept.** No run may push the session past its deadline by more than one
+  run's step budget: free runs get the time that is left as their wall-clock limit.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from ccwfuzz.choices import RandomSource, derive
+from ccwfuzz.oracles import Finding, LockGraph, check, view_of
+from ccwfuzz.program import (
+    Executor,
+    Mode,
+    Policy,
+    Program,
+    RunRequest,
+    RunResult,
+    Schedule,
+    random_program,
+)
+from ccwfuzz.program.replay import encode, fingerprint
+from ccwfuzz.sync import Outcome
+
+#: The longest wall-clock limit of one run, in seconds.
+RUN_TIMEOUT = 10.0
+
+
+@dataclasses.dataclass
+class Stats:
+    runs: int = 0
+    ops: int = 0
+    inconclusive: int = 0  # runs that said nothing about the driver (see the docstring)
+    lost: int = 0  # of which: the pool lost an actor
+    elapsed: float = 0.0
+    findings: int = 0
+
+    @property
+    def ops_per_s(self) -> float:
+        return self.ops / self.elapsed if self.elapsed else 0.0
+
+
+@dataclasses.dataclass
+class Judged:
+    """One judged run: the program as it ran, its result, what the oracles found."""
+
+    program: Program
+    result: RunResult
+    findings: list[Finding]
+    mode: Mode
+    #: Earlier runs a lock-order finding needs replayed first (their edges).
+    prior: tuple[Program, ...] = ()
+
+    def replay_program(self, finding: Finding) -> Program:
+        """The program with its recorded schedule and the finding in ``meta``."""
+        r = self.result
+        if self.mode == Mode.FREE:
+            sched = Schedule(Policy.ORDER, choices=r.decisions)
+        elif r.decisions_truncated:
+            sched = self.program.schedule  # self-contained already; replays the same
+        else:
+            sched = Schedule(Policy.CHOICES, choices=r.decisions)
+        meta: dict[str, Any] = {
+            "mode": self.mode.value,
+            "rule": finding.rule,
+            "key": list(finding.key),
+        }
+        if self.mode == Mode.CONTROLLED:
+            meta["history"] = fingerprint(r.raw).to_dict()
+        return dataclasses.replace(self.program, schedule=sched, meta=meta)
+
+    def token(self, finding: Finding) -> str:
+        """The replay token(s) of ``finding``: earlier runs first, joined by ``+``."""
+        p = self.replay_program(finding)
+        h = fingerprint(self.result.raw) if self.mode == Mode.CONTROLLED else None
+        return "+".join([*(encode(q) for q in self.prior), encode(p, h)])
+
+
+class Session:
+    """Runs programs through one executor and judges each (see the module docstring).
+
+    The lock-order graph is kept across the session's runs, as lockdep keeps it across a
+    boot; the programs of runs that added an edge are kept for lock-order replays.
+    """
+
+    def __init__(self, executor: Executor, *, mode: Mode = Mode.CONTROLLED, seed: int = 0,
+                 max_steps: int = 50_000, seconds: float | None = None,
+                 budget: int | None = None, ops: int = 8) -> None:  # fmt: skip
+        if not isinstance(mode, Mode):
+            raise TypeError(f"mode must be a Mode, not {mode!r}")
+        self.executor = executor
+        self.mode = mode
+        self.seed = seed
+        self.max_steps = max_steps
+        self.ops = ops
+        self.budget = budget
+        self.start = time.monotonic()
+        self.deadline = None if seconds is None else self.start + seconds
+        self.stats = Stats()
+        self.graph = LockGraph()
+        self._names = executor.lock_names()
+        self._edge_programs: dict[int, Program] = {}
+        self._src = RandomSource(seed)
+
+    def left(self) -> float:
+        return float("inf") if self.deadline is None else self.deadline - time.monotonic()
+
+    def more(self) -> bool:
+        return (self.budget is None or self.stats.runs < self.budget) and self.left() > 0
+
+    def generate(self) -> Program:
+        ex = self.executor
+        return random_program(self._src, workers=ex.nworkers, subchannels=ex.nsch, ops=self.ops,
+                              target=ex.target)  # fmt: skip
+
+    def __iter__(self) -> Iterator[Judged]:
+        """Judge random programs until the budget or the time is spent."""
+        while self.more():
+            judged = self.judge(self.generate())
+            if judged is not None:
+                yield judged
+
+    def judge(self, program: Program, mode: Mode | None = None) -> Judged | None:
+        """Run and judge one program; None if every attempt was inconclusive."""
+        mode = mode or self.mode
+        result = self._run(program, mode)
+        if result.outcome == Outcome.LOST:  # the tool's fault: once more, restarted pool
+            result = self._run(program, mode)
+        if result.inconclusive and mode == Mode.FREE and result.outcome == Outcome.HANG:
+            mode = Mode.CONTROLLED  # a clock verdict: ask the deterministic scheduler
+            result = self._run(program, mode)
+        self.stats.elapsed = time.monotonic() - self.start
+        if result.inconclusive:
+            return None
+        run = self.stats.runs
+        self.graph.run, self.graph.added = run, 0
+        view = view_of(result, program, self._names, self.graph)
+        findings = check(view)
+        if self.graph.added:
+            self._edge_programs[run] = _as_ran(program, result, mode)
+        prior: tuple[Program, ...] = ()
+        if any(f.rule == "lock.order" for f in findings):
+            prior = tuple(self._edge_programs[k] for k in sorted(self.graph.cycle_runs)
+                          if k != run and k in self._edge_programs)  # fmt: skip
+        return Judged(program, result, findings, mode, prior)
+
+    def _run(self, program: Program, mode: Mode) -> RunResult:
+        timeout = (
+            RUN_TIMEOUT if mode == Mode.CONTROLLED else max(0.2, min(RUN_TIMEOUT, self.left()))
+        )
+        request = RunRequest(program, mode, timeout=timeout, max_steps=self.max_steps,
+                             seed=derive(self.seed, self.stats.runs))  # fmt: skip
+        result = self.executor.run(request)
+        self.stats.runs += 1
+        self.stats.ops += sum(len(w) for w in program.workers)
+        if result.inconclusive:
+            self.stats.inconclusive += 1
+            self.stats.lost += result.outcome == Outcome.LOST
+        return result
+
+
+def _as_ran(program: Program, result: RunResult, mode: Mode) -> Program:
+    """The program with the schedule its run took (for replaying its lock edges)."""
+    if mode == Mode.FREE:
+        return dataclasses.replace(
+            program, schedule=Schedule(Policy.ORDER, choices=result.decisions)
+        )
+    if result.decisions_truncated:
+        return program
+    return dataclasses.replace(program, schedule=Schedule(Policy.CHOICES, choices=result.decisions))
