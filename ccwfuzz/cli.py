@@ -141,10 +141,10 @@ def _stress(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from ccwfuzz.driver import TARGETS, resolve
+    from ccwfuzz.engines import Stats, stress
     from ccwfuzz.exec import Pool
     from ccwfuzz.program import Mode, digest, save
     from ccwfuzz.report import finding_block
-    from ccwfuzz.stress import Progress, stress
 
     try:
         resolve(args.target)
@@ -157,9 +157,9 @@ def _stress(args: argparse.Namespace) -> int:
     bar = tqdm(total=round(args.time), unit="s", desc=f"stress {args.target}",
                disable=None, file=sys.stderr,
                bar_format="{desc} {n_fmt}/{total_fmt}s |{bar:20}| {postfix}")  # fmt: skip
-    last = Progress()
+    last = Stats()
 
-    def progress(p: Progress) -> None:
+    def progress(p: Stats) -> None:
         nonlocal last
         last = p
         bar.n = min(round(p.elapsed), round(args.time))

@@ -15,9 +15,9 @@ import json
 import statistics
 
 from ccwfuzz.driver.zoo import MEMBERS
+from ccwfuzz.engines import search
 from ccwfuzz.exec import Pool
 from ccwfuzz.program import Mode
-from ccwfuzz.search import search
 
 
 def measure(name: str, mode: str, seeds: int, cap: float) -> dict[str, float | int]:

@@ -19,6 +19,7 @@ import os
 import re
 import secrets
 import signal
+import stat
 import sys
 import threading
 from collections.abc import Iterator
@@ -40,7 +41,7 @@ _handlers_installed = False
 def _start_token(pid: int) -> str | None:
     try:
         return format(int(psutil.Process(pid).create_time() * 100), "x")
-    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+    except (psutil.Error, ValueError, OverflowError, OSError):  # gone, not ours, nonsense
         return None
 
 
@@ -57,6 +58,8 @@ def owner_alive(name: str) -> bool:
     if not m:
         return True
     pid, token = int(m.group(1)), m.group(2)
+    if not 0 < pid < 1 << 22:  # not a pid this kernel hands out (pid_max <= 2**22)
+        return False
     return _start_token(pid) == token
 
 
@@ -64,18 +67,24 @@ def list_segments() -> list[str]:
     """Names of ccwfuzz segments currently in ``/dev/shm``."""
     try:
         return sorted(n for n in os.listdir(SHM_DIR) if _NAME_RE.match(n))
-    except FileNotFoundError:
+    except OSError:
         return []
 
 
 def sweep_stale() -> list[str]:
-    """Unlink segments whose owner process is dead; return their names."""
+    """Unlink segments whose owner process is dead; return their names. A name it may
+    not remove (another user's segment, a directory planted under a segment's name) is
+    left alone: the sweep never fails a run."""
     removed = []
     for name in list_segments():
-        if not owner_alive(name):
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(os.path.join(SHM_DIR, name))
-                removed.append(name)
+        path = os.path.join(SHM_DIR, name)
+        try:
+            if owner_alive(name) or not stat.S_ISREG(os.lstat(path).st_mode):
+                continue
+            os.unlink(path)
+        except OSError:
+            continue
+        removed.append(name)
     return removed
 
 

@@ -34,7 +34,8 @@ from ccwfuzz.program.ops import (
 FORMAT, VERSION = schema.FORMAT, schema.VERSION
 MAX_FILE_BYTES = 1 << 20
 MAX_DEPTH = 16
-_STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
+# Unrolled ("normal* (special normal*)*"): a long string costs no backtracking stack.
+_STRINGS = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
 _NOT_BRACKETS = re.compile(r"[^\[\]{}]+")
 
 

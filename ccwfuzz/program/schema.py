@@ -86,8 +86,8 @@ SCHEMA: dict[str, Any] = {
     "required": ["format", "version", "workers"],
     "additionalProperties": False,
     "properties": {
-        "format": {"const": FORMAT},
-        "version": {"const": VERSION},
+        "format": {"type": "string", "const": FORMAT},
+        "version": {"type": "integer", "const": VERSION},
         "target": NAME,
         "subchannels": _int(1, MAX_SUBCHANNELS),
         "contract": {"enum": list(CONTRACTS)},

@@ -121,3 +121,31 @@ class EndlessRead(Reference):
     def read_region(self, ctx: Context, sch: int, offset: int, n: int) -> bytes | int:
         while True:
             ctx.point()
+
+
+class ReadsTheClock(Reference):
+    """Uncontrolled nondeterminism: every region read records a value taken from the
+    clock, which no schedule controls, so a replay's history differs from the run it
+    replays."""
+
+    name = "reads-the-clock"
+
+    def region_read(self, ctx: Context, sch: int, offset: int, n: int) -> bytes | int:
+        import time
+
+        from ccwfuzz.sync.history import Ev
+
+        ctx.record(Ev.TODO, sch, time.perf_counter_ns() & 0xFFFF)
+        return super().region_read(ctx, sch, offset, n)
+
+
+class FreeModeLivelock(Reference):
+    """Spins in the region read handler while running free (never under the
+    controlled scheduler): a free run only ends at its wall-clock limit."""
+
+    name = "free-mode-livelock"
+
+    def region_read(self, ctx: Context, sch: int, offset: int, n: int) -> bytes | int:
+        while not ctx.controlled:
+            ctx.point()
+        return super().region_read(ctx, sch, offset, n)

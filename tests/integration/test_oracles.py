@@ -3,6 +3,8 @@ stays silent on ``reference``."""
 
 from __future__ import annotations
 
+import pytest
+
 from ccwfuzz.arch import scsw as S
 from ccwfuzz.exec import Pool
 from ccwfuzz.oracles import RULES, RunView, check, view_of
@@ -61,6 +63,7 @@ def test_reference_is_clean_on_random_programs() -> None:
             assert check(view_of(r, p, names)) == [], seed
 
 
+@pytest.mark.fires("driver.cp-free-final", "memory.poison-read")
 def test_cp_free_final_and_poison_fire_on_E1() -> None:
     ops = (Open(0), Ssch(0, PCI_FIRST), WaitIrq(0), WaitIrq(0))
     assert run_until("brokendrivers:FreeOnAnyInterrupt", ops, "driver.cp-free-final") == (
@@ -70,6 +73,7 @@ def test_cp_free_final_and_poison_fire_on_E1() -> None:
     assert run_until("brokendrivers:FreeOnAnyInterrupt", ops, "memory.poison-read") == (True, True)
 
 
+@pytest.mark.fires("driver.one-cp", "driver.idle-no-cp")
 def test_one_cp_and_idle_no_cp_fire() -> None:
     ops = (Open(0), Ssch(0, PCI_FIRST), Ssch(0, (LAST,)))
     target = "brokendrivers:IdleAfterStart"
@@ -77,11 +81,13 @@ def test_one_cp_and_idle_no_cp_fire() -> None:
     assert run_until(target, ops, "driver.idle-no-cp") == (True, True)
 
 
+@pytest.mark.fires("driver.retcode")
 def test_retcode_fires() -> None:
     ops = (Open(0), Ssch(0, PCI_FIRST), Ssch(0, (LAST,)))
     assert run_until("brokendrivers:WrongBusyCode", ops, "driver.retcode") == (True, True)
 
 
+@pytest.mark.fires("driver.irb-integrity")
 def test_irb_integrity_fires_on_E2() -> None:
     ops = (Open(0), Ssch(0, (LAST,)), ReadIo(0), ReadIo(0))
     helper = (ReadIo(0),) * 4
@@ -114,6 +120,7 @@ def test_irb_integrity_strict_flags_hazard_H3_on_reference() -> None:
     assert hits["upstream"] == 0 and hits["strict"] > 0, hits
 
 
+@pytest.mark.fires("sched.deadlock", "lock.double-acquire", "actor.crash", "sched.step-limit")
 def test_deadlock_and_crash_and_limit_fire() -> None:
     ops = (Open(0), Ssch(0, (LAST,)), ReadIo(0))
     with Pool("brokendrivers:ForgetsUnlock", subchannels=1, workers=1) as pool:
@@ -149,6 +156,7 @@ def rules_of(v: RunView) -> list[str]:
     return [f.rule for f in check(v) if f.rule.startswith(("arch.", "sched."))]
 
 
+@pytest.mark.fires("arch.cc")
 def test_arch_cc_fires_on_wrong_condition_code() -> None:
     ok = view(R(0, Ev.INSTR, 1 | 256, 0, 0, 0, S.FC_START))
     assert rules_of(ok) == ["arch.one-final-per-function"]  # no final: flagged separately
@@ -160,6 +168,7 @@ def test_arch_cc_fires_on_wrong_condition_code() -> None:
     assert "arch.cc" not in rules_of(view(R(0, Ev.INSTR, 4 | 256, 0, 1, 0, 0)))
 
 
+@pytest.mark.fires("arch.scsw-valid", "arch.intermediate-not-final")
 def test_arch_scsw_valid_and_intermediate_rules() -> None:
     bad = S.SC_PRIMARY | S.SC_INTERMEDIATE | S.SC_PENDING | S.FC_START
     assert "arch.scsw-valid" in rules_of(view(R(0, Ev.INTERRUPT, 0, bad)))
@@ -169,6 +178,7 @@ def test_arch_scsw_valid_and_intermediate_rules() -> None:
     assert rules_of(view(R(0, Ev.INTERRUPT, 0, active))) == []  # still active: fine
 
 
+@pytest.mark.fires("arch.one-final-per-function")
 def test_arch_one_final_per_function() -> None:
     start = R(0, Ev.INSTR, 1 | 256, 0, 0, 0, S.FC_START)
     good = view(start, R(1, Ev.INTERRUPT, 0, FINAL))

@@ -7,10 +7,10 @@ import collections
 
 import pytest
 
+from ccwfuzz.engines import stress
 from ccwfuzz.exec import Pool
 from ccwfuzz.oracles import check, view_of
 from ccwfuzz.program import Mode, RandomSource, RunRequest, random_program
-from ccwfuzz.stress import stress
 from ccwfuzz.sync import Outcome
 
 pytestmark = pytest.mark.slow

@@ -6,11 +6,9 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Iterator
 
+from ccwfuzz.engines.loop import Session, Stats
 from ccwfuzz.oracles import Finding
 from ccwfuzz.program import Executor, Mode, Program, RunResult
-from ccwfuzz.search.loop import Session, Stats
-
-Progress = Stats
 
 
 @dataclasses.dataclass
@@ -40,4 +38,4 @@ def stress(executor: Executor, seconds: float, seed: int = 0, mode: Mode = Mode.
             on_progress(session.stats)
 
 
-__all__ = ["Hit", "Progress", "stress"]
+__all__ = ["Hit", "stress"]

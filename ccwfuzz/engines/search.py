@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import dataclasses
 
+from ccwfuzz.engines.loop import Judged, Session, Stats
 from ccwfuzz.oracles import Finding
 from ccwfuzz.program import Executor, Mode, Program
-from ccwfuzz.search.loop import Judged, Session, Stats
 
 
 @dataclasses.dataclass
