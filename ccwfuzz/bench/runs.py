@@ -1,4 +1,4 @@
-"""Benchmark: controlled and free runs of the concurrency core (issue 3 item 8).
+"""Benchmark: controlled and free runs of the concurrency core.
 
 Measured in one process, so every figure is comparable to the bare hand-off floor
 measured between the same actor processes:

@@ -1,4 +1,4 @@
-"""Benchmark: time to first finding for every zoo member (issue 4 item 5).
+"""Benchmark: time to first finding for every zoo member.
 
 For each member, a seeded search per seed until its expected rule fires, in controlled
 mode (PCT schedules) and in free mode (truly parallel), side by side. Reports the median

@@ -4,7 +4,7 @@ A driver is a class with a ``name`` and the entry points below. Every method rec
 calling actor's :class:`~ccwfuzz.sync.Context` (for scheduling points, locks and the
 history) and a subchannel index. All driver state lives in the :class:`Kernel`'s shared
 words, so any actor process can run any entry point. Third-party drivers plug in by
-``module:Class``; the zoo of buggy variants (issue 4) subclasses the reference.
+``module:Class``; the zoo of buggy variants subclasses the reference.
 
 Userspace side (called by worker actors, like QEMU's ``pread``/``pwrite`` on the region
 file, spec A.7):

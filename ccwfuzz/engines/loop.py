@@ -3,11 +3,14 @@ executor, judge the result, and say what was found.
 
 What must stay true:
 
-* **Only the driver is judged.** A run that says nothing about the driver is
-  inconclusive and never becomes a finding: the pool lost an actor process (the tool's
-  fault: the request is run again on the restarted pool), or a free run hit its
-  wall-clock limit (machine load alone can do that: the same program is run again in
-  controlled mode, where a livelock is a step-budget verdict, not a clock reading).
+* **Only the driver is judged.** How an inconclusive run ended never becomes a
+  finding. The pool lost an actor process: the tool's fault, the whole run is
+  discarded and the request run again on the restarted pool. A free run hit its
+  wall-clock limit (machine load alone can do that): what its history shows is still
+  judged (a lock taken twice is taken twice however the run ended), but not its
+  ending; with nothing found, the same program is run again in controlled mode (its
+  own schedule: following the free run's event order found the quiesce livelock less
+  often), where a livelock is a step-budget verdict, not a clock reading.
 * **Every finding replays.** A finding carries the program with the schedule that ran
   (the recorded decisions of a controlled run, the event order of a free one), the
   fingerprint of its history, and a replay token holding both; a lock-order finding
@@ -30,6 +33,7 @@ from ccwfuzz.program import (
     Mode,
     Policy,
     Program,
+    RequestError,
     RunRequest,
     RunResult,
     Schedule,
@@ -142,16 +146,26 @@ class Session:
         result = self._run(program, mode)
         if result.outcome == Outcome.LOST:  # the tool's fault: once more, restarted pool
             result = self._run(program, mode)
-        if result.inconclusive and mode == Mode.FREE and result.outcome == Outcome.HANG:
-            mode = Mode.CONTROLLED  # a clock verdict: ask the deterministic scheduler
-            result = self._run(program, mode)
+        if result.outcome == Outcome.HANG and mode == Mode.FREE:  # a clock verdict
+            judged = self._judge(program, result, mode, endings=False)
+            if judged.findings:
+                return judged
+            mode = Mode.CONTROLLED  # ask the deterministic scheduler about the ending
+            try:
+                result = self._run(program, mode)
+            except RequestError:  # longer than the step budget: nothing to judge
+                return None
         self.stats.elapsed = time.monotonic() - self.start
         if result.inconclusive:
             return None
+        return self._judge(program, result, mode)
+
+    def _judge(self, program: Program, result: RunResult, mode: Mode,
+               endings: bool = True) -> Judged:  # fmt: skip
         run = self.stats.runs
         self.graph.run, self.graph.added = run, 0
         view = view_of(result, program, self._names, self.graph)
-        findings = check(view)
+        findings = check(view, endings=endings)
         if self.graph.added:
             self._edge_programs[run] = _as_ran(program, result, mode)
         prior: tuple[Program, ...] = ()

@@ -320,6 +320,10 @@ class Pool:
             if not self.alive():
                 c.abort()
                 return "lost"
+            if c.free_steps() >= c[W.S_MAXSTEPS]:  # a livelock, whatever the machine's load
+                c.set_outcome(Outcome.LIMIT)
+                c.abort()
+                break
             workers_done = all(s == Status.FINISHED for s in statuses[: self.nworkers])
             if workers_done and not stopping:
                 quiet = not self._env.css.channel.busy() and not k.work_pending()
@@ -343,7 +347,7 @@ class Pool:
         c = self.control
         if c[W.S_CRASHED]:
             return Outcome.CRASH
-        return Outcome.HANG if c.outcome == Outcome.HANG else Outcome.DONE
+        return c.outcome if c.outcome in (Outcome.HANG, Outcome.LIMIT) else Outcome.DONE
 
     def _failed(self, mode: Mode, status: str, t0: float) -> RunResult:
         """The run could not be finished: an actor died ("lost", a fault of the tool)
@@ -368,7 +372,7 @@ class Pool:
         return RunResult(
             outcome=outcome,
             raw=raw,
-            steps=c[W.S_STEPS],
+            steps=c[W.S_STEPS] if mode == Mode.CONTROLLED else c.free_steps(),
             switches=c[W.S_SWITCHES],
             elapsed=elapsed,
             states=[drv.state(s) for s in range(self.nsch)],

@@ -149,7 +149,12 @@ def lock_order(view: RunView) -> list[Finding]:
     return out
 
 
-@rule("driver.close-liveness", "E5", "close, reset and remove finish in bounded steps")
+@rule(
+    "driver.close-liveness",
+    "E5",
+    "close, reset and remove finish in bounded steps",
+    judges_ending=True,
+)
 def close_liveness(view: RunView) -> list[Finding]:
     """The run ran out of its step budget (controlled) or time (free) while an actor was
     inside close, reset or remove (e.g. a quiesce loop that keeps cancelling a device

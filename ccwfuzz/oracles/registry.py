@@ -107,6 +107,9 @@ class Rule:
     spec: str
     statement: str
     check: Callable[[RunView], list[Finding]]
+    #: The rule judges how the run ended (deadlock, step budget, a free run's clock),
+    #: not what its history shows: it has nothing to say about an inconclusive run.
+    judges_ending: bool = False
 
     @property
     def doc(self) -> str:
@@ -142,25 +145,27 @@ def view_of(
 
 
 def rule(
-    rule_id: str, spec: str, statement: str
+    rule_id: str, spec: str, statement: str, judges_ending: bool = False
 ) -> Callable[[Callable[[RunView], list[Finding]]], Callable[[RunView], list[Finding]]]:
-    """Register an oracle under a stable id, with its spec section and one-line rule."""
+    """Register an oracle under a stable id, with its spec section and one-line rule;
+    ``judges_ending`` for a rule about how the run ended rather than what it did."""
 
     def register(fn: Callable[[RunView], list[Finding]]) -> Callable[[RunView], list[Finding]]:
         if rule_id in RULES:
             raise ValueError(f"duplicate rule id {rule_id}")
-        RULES[rule_id] = Rule(rule_id, spec, statement, fn)
+        RULES[rule_id] = Rule(rule_id, spec, statement, fn, judges_ending)
         return fn
 
     return register
 
 
-def check(view: RunView, rules: list[str] | None = None) -> list[Finding]:
+def check(view: RunView, rules: list[str] | None = None, endings: bool = True) -> list[Finding]:
     """Run the oracles (all, or the given ids) over one run; findings in seq order,
-    one per key."""
+    one per key. ``endings=False`` leaves out the rules that judge how the run ended
+    (for a run that ended for a reason outside the driver, e.g. a free run's clock)."""
     found: dict[tuple[str, str, str, str], Finding] = {}
     for rid, r in RULES.items():
-        if rules is not None and rid not in rules:
+        if (rules is not None and rid not in rules) or (r.judges_ending and not endings):
             continue
         for f in r.check(view):
             found.setdefault(f.key, f)

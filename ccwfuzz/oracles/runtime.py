@@ -25,7 +25,12 @@ def poison_read(view: RunView) -> list[Finding]:
     ]
 
 
-@rule("sched.deadlock", "DESIGN 3", "no run ends with live actors all waiting on each other")
+@rule(
+    "sched.deadlock",
+    "DESIGN 3",
+    "no run ends with live actors all waiting on each other",
+    judges_ending=True,
+)
 def deadlock(view: RunView) -> list[Finding]:
     """The controlled scheduler found every live actor blocked on a lock or completion
     (or a free run made no progress): reported with who waits on what."""
@@ -57,7 +62,9 @@ def crash(view: RunView) -> list[Finding]:
     ]
 
 
-@rule("sched.step-limit", "D.1 (E5)", "every run completes within the step budget")
+@rule(
+    "sched.step-limit", "D.1 (E5)", "every run completes within the step budget", judges_ending=True
+)
 def step_limit(view: RunView) -> list[Finding]:
     """The controlled run exceeded its step budget: a livelock (e.g. a quiesce loop
     that never ends)."""

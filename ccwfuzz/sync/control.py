@@ -96,6 +96,11 @@ class Controller:
         w, b = self.w, self.b
         return [int(w[b + W.A_STATUS + a]) for a in range(w[b + W.S_NACT])]
 
+    def free_steps(self) -> int:
+        """Free mode: the scheduling points all actors passed so far."""
+        w, b = self.w, self.b
+        return sum(w[b + W.A_FREE_STEPS : b + W.A_FREE_STEPS + w[b + W.S_NACT]].tolist())
+
     def all_started(self) -> bool:
         w, b = self.w, self.b
         return all(w[b + W.A_STARTED + a] for a in range(w[b + W.S_NACT]))

@@ -38,6 +38,7 @@ from ccwfuzz.choices import RandomSource, derive
 from ccwfuzz.sync.history import Ev, History
 from ccwfuzz.sync.policy import BY_CODE
 from ccwfuzz.sync.words import (
+    A_FREE_STEPS,
     A_ON,
     A_OP,
     A_STATUS,
@@ -157,6 +158,7 @@ class Context:
         if not self.controlled:
             if w[b + S_STOP] == STOP_ABORT:
                 raise RunAborted
+            w[b + A_FREE_STEPS + self.id] += 1  # the step budget, free: a count, not a clock
             r = self._jitter.draw(100)
             if r < 5:
                 os.sched_yield()

@@ -25,7 +25,8 @@ A_TIMEDOUT = A_ON + MAX_ACTORS
 A_KIND = A_TIMEDOUT + MAX_ACTORS
 A_STARTED = A_KIND + MAX_ACTORS  # the actor took this run's RUN post
 A_OP = A_STARTED + MAX_ACTORS  # the op an actor is in: code << 16 | (sch + 1), 0 = none
-CHANGES = A_OP + MAX_ACTORS
+A_FREE_STEPS = A_OP + MAX_ACTORS  # free mode: points each actor passed (no shared counter)
+CHANGES = A_FREE_STEPS + MAX_ACTORS
 #: Everything above is cleared for every run; the two lists below are not (their
 #: lengths are in the header).
 HEADER = CHANGES + MAX_CHANGES

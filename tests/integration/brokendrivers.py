@@ -139,11 +139,26 @@ class ReadsTheClock(Reference):
         return super().region_read(ctx, sch, offset, n)
 
 
-class FreeModeLivelock(Reference):
-    """Spins in the region read handler while running free (never under the
-    controlled scheduler): a free run only ends at its wall-clock limit."""
+class FreeModeStall(Reference):
+    """Sleeps (passing no scheduling point) in the region read handler while running
+    free, until the run is stopped: a free run ends only at its wall-clock limit, as
+    a run on an overloaded machine may."""
 
-    name = "free-mode-livelock"
+    name = "free-mode-stall"
+
+    def region_read(self, ctx: Context, sch: int, offset: int, n: int) -> bytes | int:
+        import time
+
+        while not ctx.controlled and not ctx.stopping():
+            time.sleep(0.001)
+        return super().region_read(ctx, sch, offset, n)
+
+
+class FreeModeSpin(Reference):
+    """Spins through scheduling points in the region read handler while running free:
+    a livelock the free-mode step count must catch, whatever the machine's load."""
+
+    name = "free-mode-spin"
 
     def region_read(self, ctx: Context, sch: int, offset: int, n: int) -> bytes | int:
         while not ctx.controlled:

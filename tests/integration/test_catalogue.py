@@ -179,3 +179,13 @@ def test_free_mode_timeout_is_a_hang_not_done() -> None:
         r = pool.run(RunRequest(prog, Mode.FREE, timeout=0.2))
     assert r.outcome == Outcome.HANG
     assert r.current_ops == [(__import__("ccwfuzz").program.ops.OPS.index("yield") + 1, 0)]
+
+
+def test_an_inconclusive_ending_keeps_what_the_history_shows() -> None:
+    """A free run stopped by its clock: a lock taken twice is still a finding, the
+    hang itself is not (the rules that judge endings are left out)."""
+    v = V(R(0, Ev.DOUBLE_ACQUIRE, 3), outcome=Outcome.HANG)
+    assert {f.rule for f in check(v)} >= {"lock.double-acquire", "sched.deadlock"}
+    assert [f.rule for f in check(v, endings=False)] == ["lock.double-acquire"]
+    assert {r.id for r in RULES.values() if r.judges_ending} == {
+        "sched.deadlock", "sched.step-limit", "driver.close-liveness"}  # fmt: skip

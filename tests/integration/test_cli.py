@@ -82,7 +82,7 @@ def _run_env(*args: str, cwd: str | None = None) -> subprocess.CompletedProcess[
     ],
 )  # fmt: skip
 def test_run_rejects_bad_program_files(tmp_path, content: str, expect: str) -> None:  # type: ignore[no-untyped-def]
-    """Issue 3 item 7: one clear error line (file, position, what), exit 2."""
+    """One clear error line (file, position, what), exit 2."""
     f = tmp_path / "p.json"
     f.write_text(content)
     r = _run("run", str(f))

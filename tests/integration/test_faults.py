@@ -65,9 +65,9 @@ def test_killed_actor_in_the_cli_says_inconclusive_and_exits_0() -> None:
 
 
 def test_free_hang_is_inconclusive_and_rejudged_controlled() -> None:
-    """A driver that livelocks only when running free: the free run hits its clock
-    limit, the same program is run controlled, and no finding comes of it."""
-    target = "brokendrivers:FreeModeLivelock"
+    """A free run that only ends at its clock limit (no scheduling point passes, as
+    under heavy load): the same program is run controlled, and no finding comes of it."""
+    target = "brokendrivers:FreeModeStall"
     sys.path.insert(0, str(HERE))
     try:
         with Pool(target, subchannels=1, workers=1) as pool:
@@ -146,3 +146,22 @@ def test_sweep_survives_what_it_may_not_remove(monkeypatch: pytest.MonkeyPatch) 
             stale.unlink()
     finally:
         planted.rmdir()
+
+
+@pytest.mark.fires("sched.step-limit")
+def test_a_free_livelock_is_a_step_count_verdict_not_a_clock_one() -> None:
+    """Free runs count scheduling points per actor: a livelock ends at the step budget
+    (LIMIT, conclusive), long before the wall-clock limit."""
+    from ccwfuzz.oracles import check, view_of
+    from ccwfuzz.program import RunRequest
+
+    target = "brokendrivers:FreeModeSpin"
+    sys.path.insert(0, str(HERE))
+    try:
+        with Pool(target, subchannels=1, workers=1) as pool:
+            prog = Program(target=target, subchannels=1, workers=((Open(0), ReadIo(0)),))
+            r = pool.run(RunRequest(prog, Mode.FREE, timeout=30.0, max_steps=20_000))
+    finally:
+        sys.path.remove(str(HERE))
+    assert r.outcome.name == "LIMIT" and not r.inconclusive and r.steps >= 20_000
+    assert "sched.step-limit" in {f.rule for f in check(view_of(r, prog))}

@@ -1,4 +1,4 @@
-"""Issue 3 item 6: every oracle fires on a broken driver or a hand-written history and
+"""Every oracle fires on a broken driver or a hand-written history and
 stays silent on ``reference``."""
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ def run_until(target: str, ops: tuple[Op, ...], rule: str, seeds: int = 200,
 
 
 def test_reference_is_clean_on_random_programs() -> None:
-    """Issue 3: reference produces no finding (a CI-sized sample; `-m slow` runs 10,000)."""
+    """Reference produces no finding (a CI-sized sample; `-m slow` runs 10,000)."""
     with Pool() as pool:
         names = pool.lock_names()
         for seed in range(300):

@@ -1,4 +1,4 @@
-"""Issue 3: no orphan actors, no leaked segments or semaphores, however a run ends."""
+"""No orphan actors, no leaked segments or semaphores, however a run ends."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Issue 2 item 5: a segment never outlives its owner, however the owner ends."""
+"""A segment never outlives its owner, however the owner ends."""
 
 from __future__ import annotations
 
@@ -50,7 +50,7 @@ def _exists(name: str) -> bool:
 
 
 def test_segment_is_owner_only() -> None:
-    """Issue 2: segments are created readable and writable by the owner only."""
+    """Segments are created readable and writable by the owner only."""
     with ChannelSubsystem.create(1) as css:
         mode = stat.S_IMODE(os.stat(os.path.join(SHM_DIR, css.name)).st_mode)
         assert mode == 0o600
@@ -90,7 +90,7 @@ def test_owner_killed_by_signal_unlinks(sig: signal.Signals) -> None:
 
 
 def test_sigkill_leftover_is_swept_by_next_start() -> None:
-    """Issue 2: SIGKILL leaves the segment; the next start removes it (owner dead)."""
+    """SIGKILL leaves the segment; the next start removes it (owner dead)."""
     p, name = _owner("sleep")
     assert owner_alive(name)
     p.kill()
@@ -133,7 +133,7 @@ def _child_starts_io(name: str) -> None:
 
 @pytest.mark.parametrize("method", ["fork", "spawn"])
 def test_other_process_sees_and_changes_same_state(method: str) -> None:
-    """Issue 2 item 3: all state at fixed offsets in the segment, shared by attach."""
+    """All state at fixed offsets in the segment, shared by attach."""
     with ChannelSubsystem.create(2, config=CssConfig(enabled=True)) as css:
         p = mp.get_context(method).Process(target=_child_starts_io, args=(css.name,))
         p.start()
@@ -164,7 +164,7 @@ def test_1024_subchannels_fit() -> None:
 
 
 def test_no_segments_left_by_this_module() -> None:
-    """Issue 2 done-when: checked after the tests above in this process."""
+    """Checked after the tests above in this process."""
     time.sleep(0.05)
     mine = [n for n in list_segments() if n.split("-")[1] == str(os.getpid())]
     assert mine == []

@@ -1,4 +1,4 @@
-"""Issue 4 item 4: every zoo bug is found by a seeded controlled search with the rule
+"""Every zoo bug is found by a seeded controlled search with the rule
 that must catch it, and reference stays clean over the same budget.
 
 Default budgets fit CI; ``pytest -m slow`` runs ten seeds per member with bigger budgets.

@@ -1,4 +1,4 @@
-"""Issue 2 item 4: any input is answered architecturally, never by a Python error.
+"""Any input is answered architecturally, never by a Python error.
 
 A seeded generator drives 100,000 random instructions, channel steps and hardware
 events against one subsystem; after every one, every subchannel's SCSW must pass the
@@ -157,7 +157,7 @@ def _one(rng: random.Random, css: ChannelSubsystem) -> None:
 
 
 def test_100k_random_inputs_answered_architecturally() -> None:
-    """Issue 2 item 4: 100,000 random ORBs/SCHIBs/SIDs/CCW chains, steps and events."""
+    """100,000 random ORBs/SCHIBs/SIDs/CCW chains, steps and events."""
     rng = random.Random(20261121)
     with ChannelSubsystem.create(NSCH, config=CssConfig(enabled=True, memory_size=1 << 17)) as css:
         for n in range(100_000):
