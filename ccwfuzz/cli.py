@@ -86,6 +86,7 @@ def _run(args: argparse.Namespace) -> int:
     from ccwfuzz.exec import Pool
     from ccwfuzz.oracles import LockGraph, check, view_of
     from ccwfuzz.program import Mode, ProgramError, RequestError, RunRequest
+    from ccwfuzz.program.encoding import printable
     from ccwfuzz.program.replay import encode, fingerprint, first_divergence
     from ccwfuzz.report import divergence_block, finding_block
     from ccwfuzz.sync.history import to_jsonl
@@ -107,7 +108,7 @@ def _run(args: argparse.Namespace) -> int:
     mode = Mode(args.mode)
     first = replays[-1][0]
     graph = LockGraph()
-    label = args.program or "token"
+    label = printable(args.program, 200) if args.program else "token"
     try:
         with Pool(first.target, first.subchannels, len(first.workers)) as pool:
             names = pool.lock_names()
@@ -266,7 +267,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("stress", help="free-running stress of a target with random programs")
     p.add_argument("--target", default="reference", help="driver: a name or module:Class")
     p.add_argument("--time", type=_positive, default=60.0, metavar="SECONDS")
-    p.add_argument("--workers", type=_count(1, 14), default=3)
+    p.add_argument("--workers", type=_count(1, 14), default=3)  # schema.MAX_WORKERS
     p.add_argument("--subchannels", type=_count(1, 64), default=2)
     p.add_argument("--mode", choices=["free", "controlled"], default="free")
     p.add_argument("--seed", type=_count(0, 2**32 - 1), default=0)

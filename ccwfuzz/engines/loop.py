@@ -42,7 +42,8 @@ from ccwfuzz.program import (
 from ccwfuzz.program.replay import encode, fingerprint
 from ccwfuzz.sync import Outcome
 
-#: The longest wall-clock limit of one run, in seconds.
+#: The longest wall-clock limit of one free run, in seconds (a controlled run's grows
+#: with its step budget).
 RUN_TIMEOUT = 10.0
 
 
@@ -68,8 +69,8 @@ class Judged:
     result: RunResult
     findings: list[Finding]
     mode: Mode
-    #: Earlier runs a lock-order finding needs replayed first (their edges).
-    prior: tuple[Program, ...] = ()
+    #: Per lock-order finding (by seq), the earlier runs whose edges close its cycle.
+    priors: dict[int, tuple[Program, ...]] = dataclasses.field(default_factory=dict)
 
     def replay_program(self, finding: Finding) -> Program:
         """The program with its recorded schedule and the finding in ``meta``."""
@@ -93,7 +94,8 @@ class Judged:
         """The replay token(s) of ``finding``: earlier runs first, joined by ``+``."""
         p = self.replay_program(finding)
         h = fingerprint(self.result.raw) if self.mode == Mode.CONTROLLED else None
-        return "+".join([*(encode(q) for q in self.prior), encode(p, h)])
+        prior = self.priors.get(finding.seq, ()) if finding.rule == "lock.order" else ()
+        return "+".join([*(encode(q) for q in prior), encode(p, h)])
 
 
 class Session:
@@ -144,12 +146,12 @@ class Session:
         """Run and judge one program; None if every attempt was inconclusive."""
         mode = mode or self.mode
         result = self._run(program, mode)
-        if result.outcome == Outcome.LOST:  # the tool's fault: once more, restarted pool
+        if result.outcome == Outcome.LOST and self.left() > 0:  # the tool's fault: again
             result = self._run(program, mode)
-        if result.outcome == Outcome.HANG and mode == Mode.FREE:  # a clock verdict
+        if result.outcome == Outcome.HANG:  # a clock verdict: judge only the history
             judged = self._judge(program, result, mode, endings=False)
-            if judged.findings:
-                return judged
+            if judged.findings or mode == Mode.CONTROLLED or self.left() <= 0:
+                return judged if judged.findings else None
             mode = Mode.CONTROLLED  # ask the deterministic scheduler about the ending
             try:
                 result = self._run(program, mode)
@@ -164,20 +166,20 @@ class Session:
                endings: bool = True) -> Judged:  # fmt: skip
         run = self.stats.runs
         self.graph.run, self.graph.added = run, 0
+        self.graph.cycles.clear()
         view = view_of(result, program, self._names, self.graph)
         findings = check(view, endings=endings)
         if self.graph.added:
             self._edge_programs[run] = _as_ran(program, result, mode)
-        prior: tuple[Program, ...] = ()
-        if any(f.rule == "lock.order" for f in findings):
-            prior = tuple(self._edge_programs[k] for k in sorted(self.graph.cycle_runs)
-                          if k != run and k in self._edge_programs)  # fmt: skip
-        return Judged(program, result, findings, mode, prior)
+        priors = {
+            seq: tuple(self._edge_programs[k] for k in sorted(runs)
+                       if k != run and k in self._edge_programs)
+            for seq, runs in self.graph.cycles.items()
+        }  # fmt: skip
+        return Judged(program, result, findings, mode, priors)
 
     def _run(self, program: Program, mode: Mode) -> RunResult:
-        timeout = (
-            RUN_TIMEOUT if mode == Mode.CONTROLLED else max(0.2, min(RUN_TIMEOUT, self.left()))
-        )
+        timeout = None if mode == Mode.CONTROLLED else max(0.2, min(RUN_TIMEOUT, self.left()))
         request = RunRequest(program, mode, timeout=timeout, max_steps=self.max_steps,
                              seed=derive(self.seed, self.stats.runs))  # fmt: skip
         result = self.executor.run(request)

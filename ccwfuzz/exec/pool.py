@@ -30,7 +30,7 @@ from ccwfuzz.driver.kernel import Kernel, arena_size, slots_needed, words_needed
 from ccwfuzz.exec.actors import Env, channel_body, worker_body, workqueue_body
 from ccwfuzz.program import Program
 from ccwfuzz.program.flat import flatten_events, flatten_ops, unflatten_events, unflatten_ops
-from ccwfuzz.program.run import RequestError, RunRequest, RunResult
+from ccwfuzz.program.run import RequestError, RunRequest, RunResult, default_timeout
 from ccwfuzz.sync import Context, Controller, History, Mode, Outcome, RunAborted, Status, Table
 from ccwfuzz.sync import words as W
 from ccwfuzz.sync.history import RECORD_WORDS, Ev, words_for
@@ -238,7 +238,8 @@ class Pool:
         )  # fmt: skip
         self._pin(controlled)
         try:
-            return self._run(mode, first, request.timeout)
+            timeout = request.timeout or default_timeout(request.max_steps)
+            return self._run(mode, first, timeout)
         finally:
             self._unpin()
 
@@ -253,7 +254,8 @@ class Pool:
         elapsed = time.perf_counter() - t0
         if status == "ok":
             outcome = c.outcome if mode == Mode.CONTROLLED else self._free_outcome()
-            status = c.end_run(timeout, self.alive)
+            if c.end_run(timeout, self.alive) != "ok":  # the run is over; unwinding is not
+                return self._failed(mode, "lost", t0, "an actor did not finish the run")
         if status != "ok":
             return self._failed(mode, status, t0)
         self.runs += 1
@@ -349,11 +351,13 @@ class Pool:
             return Outcome.CRASH
         return c.outcome if c.outcome in (Outcome.HANG, Outcome.LIMIT) else Outcome.DONE
 
-    def _failed(self, mode: Mode, status: str, t0: float) -> RunResult:
-        """The run could not be finished: an actor died ("lost", a fault of the tool)
-        or did not answer in time ("timeout"). The pool is restarted either way."""
+    def _failed(self, mode: Mode, status: str, t0: float, fault: str = "") -> RunResult:
+        """The run could not be finished: an actor died or did not finish ("lost", a
+        fault of the tool) or the run did not end in time ("timeout"). The pool is
+        restarted either way."""
         outcome = Outcome.LOST if status == "lost" or not self.alive() else Outcome.HANG
-        fault = "the pool lost an actor process" if outcome == Outcome.LOST else ""
+        if outcome == Outcome.LOST:
+            fault = fault or "the pool lost an actor process"
         result = self._result(outcome, mode, time.perf_counter() - t0, fault)
         self.restart()
         return result

@@ -87,8 +87,10 @@ class LockGraph:
     #: so a cycle can name the runs a replay needs.
     run: int = -1
     origin: dict[tuple[str, str], int] = dataclasses.field(default_factory=dict)
-    #: Runs whose edges the last cycle found is made of.
+    #: Runs whose edges the last cycle found is made of, and per finding (the seq of
+    #: the record that closed the cycle, in the run being judged) the same.
     cycle_runs: set[int] = dataclasses.field(default_factory=set)
+    cycles: dict[int, set[int]] = dataclasses.field(default_factory=dict)
     #: Edges added by the current run (set by ``add``; the caller resets it).
     added: int = 0
 
@@ -138,6 +140,7 @@ def lock_order(view: RunView) -> list[Finding]:
             for h in held.get(r.actor, []):
                 cycle = graph.add(lock_class(view, h), new)
                 if cycle:
+                    graph.cycles.setdefault(r.seq, set()).update(graph.cycle_runs)
                     out.append(
                         view.finding("lock.order", "lock order cycle: " + " -> ".join(cycle), r, op)
                     )

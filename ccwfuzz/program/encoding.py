@@ -34,8 +34,10 @@ from ccwfuzz.program.ops import (
 FORMAT, VERSION = schema.FORMAT, schema.VERSION
 MAX_FILE_BYTES = 1 << 20
 MAX_DEPTH = 16
-# Unrolled ("normal* (special normal*)*"): a long string costs no backtracking stack.
-_STRINGS = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+# Unrolled ("normal* (special normal*)*"): a long string costs no backtracking stack,
+# and an unterminated one runs to the end of the text instead of failing (a failed match
+# would be retried from every later quote: quadratic).
+_STRINGS = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*(?:"|\\?\Z)', re.DOTALL)
 _NOT_BRACKETS = re.compile(r"[^\[\]{}]+")
 
 
@@ -209,20 +211,25 @@ def _depth(text: str) -> int:
     return most
 
 
-def loads(text: str, where: str = "<program>") -> Program:
-    """Parse and validate a program's JSON text (bounded; see the module docstring)."""
-    if len(text) > MAX_FILE_BYTES:
-        raise ProgramError(f"{where}: larger than {MAX_FILE_BYTES} bytes")
+def parse_json(text: str, where: str, limit: int = MAX_FILE_BYTES) -> Any:
+    """Strict, bounded JSON: size and depth checked first, no ``NaN``/``Infinity``, no
+    integer over 20 digits, no duplicate key; ProgramError with one line otherwise."""
+    if len(text) > limit:
+        raise ProgramError(f"{where}: larger than {limit} bytes")
     if _depth(text) > MAX_DEPTH:
         raise ProgramError(f"{where}: nested deeper than {MAX_DEPTH} levels")
     try:
-        doc = json.loads(text, parse_int=_int, parse_constant=_no_constant,
-                         object_pairs_hook=_pairs)  # fmt: skip
+        return json.loads(text, parse_int=_int, parse_constant=_no_constant,
+                          object_pairs_hook=_pairs)  # fmt: skip
     except json.JSONDecodeError as e:
         raise ProgramError(f"{where}:{e.lineno}:{e.colno}: not JSON: {e.msg}") from None
     except (ValueError, RecursionError) as e:
         raise ProgramError(f"{where}: not a program: {printable(str(e))}") from None
-    return from_dict(doc, where)
+
+
+def loads(text: str, where: str = "<program>") -> Program:
+    """Parse and validate a program's JSON text (bounded; see the module docstring)."""
+    return from_dict(parse_json(text, where), where)
 
 
 def load(path: str | Path) -> Program:

@@ -24,13 +24,21 @@ import json
 import zlib
 from typing import Any
 
-from ccwfuzz.program.encoding import ProgramError, digest, from_dict, printable, to_dict
+from ccwfuzz.program.encoding import (
+    ProgramError,
+    digest,
+    from_dict,
+    parse_json,
+    printable,
+    to_dict,
+)
 from ccwfuzz.program.ops import Program
+from ccwfuzz.program.schema import HISTORY_VALIDATOR
 from ccwfuzz.sync.history import RECORD_WORDS
 
 PREFIX = "ccw1"
 BLOCK = 16
-MAX_TOKEN = 1 << 16
+MAX_TOKEN = 1 << 20  # a full decision log of 16 actors fits (about 60 K characters)
 MAX_PAYLOAD = 1 << 21
 
 
@@ -98,9 +106,10 @@ def decode(token: str) -> tuple[Program, Fingerprint | None]:
         text = inflate.decompress(raw, MAX_PAYLOAD)
         if inflate.unconsumed_tail:
             raise ProgramError("replay token payload too large")
-        doc = json.loads(text)
-    except (binascii.Error, zlib.error, ValueError, RecursionError):
+        payload = text.decode("utf-8")
+    except (binascii.Error, zlib.error, ValueError):
         raise ProgramError("replay token is damaged (payload does not decode)") from None
+    doc = parse_json(payload, "replay token", MAX_PAYLOAD)
     if not isinstance(doc, dict) or not isinstance(doc.get("p"), dict):
         raise ProgramError("replay token is damaged (no program inside)")
     program = from_dict(doc["p"], "replay token")
@@ -109,8 +118,6 @@ def decode(token: str) -> tuple[Program, Fingerprint | None]:
     if digest(program) != parts[1]:
         raise ProgramError("replay token is damaged (program digest does not match)")
     h = doc.get("h")
-    try:
-        history = Fingerprint.from_dict(h) if isinstance(h, dict) else None
-    except (KeyError, TypeError, ValueError):
-        raise ProgramError("replay token is damaged (bad fingerprint)") from None
-    return program, history
+    if h is not None and next(iter(HISTORY_VALIDATOR.iter_errors(h)), None) is not None:
+        raise ProgramError("replay token is damaged (bad history fingerprint)")
+    return program, Fingerprint.from_dict(h) if h is not None else None

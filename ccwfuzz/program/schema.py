@@ -24,10 +24,11 @@ from ccwfuzz.program.ops import (
     Spec,
     specs,
 )
+from ccwfuzz.sync.words import MAX_ACTORS
 
 FORMAT = "ccwfuzz.program"
 VERSION = 2
-MAX_WORKERS = 12
+MAX_WORKERS = MAX_ACTORS - 2  # the channel and the work queue are the other two
 MAX_OPS = 256  # per worker
 MAX_EVENTS = 256
 #: Printable ASCII only: nothing a file says can drive the terminal.
@@ -99,13 +100,9 @@ SCHEMA: dict[str, Any] = {
                 "rule": {"type": "string", "maxLength": 64, "pattern": "^[a-z0-9][a-z0-9.-]*$"},
                 "key": _array(TEXT, 4),
                 "note": TEXT,
-                "token": {
-                    "type": "string",
-                    "maxLength": 1 << 16,
-                    "pattern": "^[A-Za-z0-9_.=-]*$",
-                },
                 "history": {
                     "type": "object",
+                    "required": ["events", "digest", "blocks"],
                     "additionalProperties": False,
                     "properties": {"events": _int(0, 1 << 24), "digest": HEX, "blocks": HEX},
                 },
@@ -124,7 +121,7 @@ SCHEMA: dict[str, Any] = {
             "properties": {
                 "policy": {"enum": [p.value for p in Policy]},
                 "priorities": _array(_int(0, 1 << 16), 16),
-                "changes": _array(_int(1, 1 << 30), MAX_CHANGES),
+                "changes": {**_array(_int(1, 1 << 30), MAX_CHANGES), "uniqueItems": True},
                 "choices": _array(_int(0, 0xFFFFFFFF), MAX_CHOICES),
             },
         },
@@ -144,6 +141,9 @@ _Strict = validators.extend(  # type: ignore[no-untyped-call]
     type_checker=jsonschema.Draft202012Validator.TYPE_CHECKER.redefine("integer", _strict_integer),
 )
 VALIDATOR = _Strict(SCHEMA)
+
+
+HISTORY_VALIDATOR = _Strict(SCHEMA["properties"]["meta"]["properties"]["history"])
 
 
 def first_error(doc: Any) -> tuple[str, str] | None:

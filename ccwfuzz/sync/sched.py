@@ -231,8 +231,9 @@ class Context:
         w, b, me = self._w, self._b, self.id
         with self.atomic():
             self._set_status(me, Status.CRASHED if crashed else Status.FINISHED)
+            if crashed:
+                w[b + S_CRASHED] |= 1 << me
         if crashed:
-            w[b + S_CRASHED] |= 1 << me
             if self.controlled:
                 self._end(Outcome.CRASH)
             return

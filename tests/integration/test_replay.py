@@ -134,3 +134,19 @@ def test_token_with_a_zip_bomb_is_refused() -> None:
     body = base64.urlsafe_b64encode(bomb).decode().rstrip("=")
     with pytest.raises(ProgramError, match=r"too large|damaged"):
         decode(f"ccw1.0123456789abcdef.{body}")
+
+
+def test_token_fingerprint_is_validated() -> None:
+    import base64
+    import json
+    import zlib
+
+    from ccwfuzz.program import Program, digest
+    from ccwfuzz.program.encoding import to_dict
+
+    p = Program(subchannels=1, workers=((),))
+    for h in ('{"events": Infinity, "digest": "00", "blocks": ""}', '{"events": 1}', '"x"'):
+        text = f'{{"p": {json.dumps(to_dict(p, meta=False))}, "h": {h}}}'
+        body = base64.urlsafe_b64encode(zlib.compress(text.encode())).decode().rstrip("=")
+        with pytest.raises(ProgramError):
+            decode(f"ccw1.{digest(p)}.{body}")

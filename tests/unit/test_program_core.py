@@ -137,3 +137,37 @@ def test_the_package_root_is_a_thin_lazy_facade() -> None:
     assert expected <= set(ccwfuzz.__all__)
     with pytest.raises(AttributeError):
         _ = ccwfuzz.nothing_here  # type: ignore[attr-defined]
+
+
+def test_loader_stays_linear_on_unterminated_escaped_strings() -> None:
+    """A string of escaped quotes with no end used to make the depth scan quadratic."""
+    import time
+
+    for text in ['"' + '\\"' * 200_000, '{"a": "' + "\\" * 300_001, '"' * 3 + "x" * 500_000]:
+        t0 = time.process_time()
+        with pytest.raises(ProgramError):
+            loads(text)
+        assert time.process_time() - t0 < 1.0
+
+
+def test_shapes_the_pool_runs_are_shapes_the_loader_takes() -> None:
+    from ccwfuzz.sync.words import MAX_ACTORS
+
+    p = random_program(RandomSource(1), workers=MAX_ACTORS - 2, ops=2)
+    assert loads(dumps(p)) == p
+
+
+@pytest.mark.parametrize(
+    "schedule",
+    ['{"policy": "pct", "priorities": [0, 1, 2], "changes": [5, 5, 9]}',
+     '{"policy": "pct", "priorities": [0, 1]}'],
+)  # fmt: skip
+def test_bad_pct_schedules_are_refused(schedule: str) -> None:
+    with pytest.raises(ProgramError, match="schedule"):
+        loads(f'{{"format":"ccwfuzz.program","version":2,"workers":[[]],"schedule":{schedule}}}')
+
+
+def test_a_partial_history_fingerprint_is_refused() -> None:
+    with pytest.raises(ProgramError, match="meta/history"):
+        loads('{"format":"ccwfuzz.program","version":2,"workers":[[]],'
+              '"meta":{"history":{"events":3}}}')  # fmt: skip

@@ -20,7 +20,7 @@ class Pct(SchedulePolicy):
         base = W.MAX_CHANGES + 1  # initial priorities sit above every change-point one
         for a in range(n):
             w[b + W.A_PRIO + a] = base + (priorities[a] if a < len(priorities) else 0)
-        cps = sorted(changes)[: W.MAX_CHANGES]
+        cps = sorted(set(changes))[: W.MAX_CHANGES]  # a repeated step would stall the rest
         for k, c in enumerate(cps):
             w[b + W.CHANGES + k] = c
         w[b + W.S_NCHANGES] = len(cps)
