@@ -45,6 +45,20 @@ class SchedulePolicy:
         return None
 
 
+class ChoiceListPolicy(SchedulePolicy):
+    """A policy driven by a choice list whose first choice picks the first actor."""
+
+    def setup(self, w: memoryview, b: int, n: int, priorities: Sequence[int],
+              changes: Sequence[int], choices: Sequence[int]) -> int:  # fmt: skip
+        if not load_choices(w, b, choices):
+            return 0
+        w[b + W.S_CURSOR] = 1
+        return self.first(choices[0], n)
+
+    def first(self, choice: int, n: int) -> int:
+        raise NotImplementedError
+
+
 def load_choices(w: memoryview, b: int, choices: Sequence[int]) -> int:
     """Write a choice list into the words; returns how many were kept."""
     picks = array.array("I", [c & 0xFFFFFFFF for c in choices[: W.MAX_CHOICES]])

@@ -5,27 +5,19 @@ need the bottom half to run late are found this way."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-from ccwfuzz.sync import words as W
 from ccwfuzz.sync.policy.base import (
+    ChoiceListPolicy,
     Policy,
-    SchedulePolicy,
     fallback,
-    load_choices,
     next_choice,
 )
 
 
-class Walk(SchedulePolicy):
+class Walk(ChoiceListPolicy):
     policy = Policy.WALK
 
-    def setup(self, w: memoryview, b: int, n: int, priorities: Sequence[int],
-              changes: Sequence[int], choices: Sequence[int]) -> int:  # fmt: skip
-        if not load_choices(w, b, choices):
-            return 0
-        w[b + W.S_CURSOR] = 1  # the first choice picks the first actor
-        return (choices[0] >> 2) % n
+    def first(self, choice: int, n: int) -> int:
+        return (choice >> 2) % n
 
     def pick(self, w: memoryview, b: int, me: int, runnable: list[int], seq: int) -> int:
         c = next_choice(w, b)
