@@ -68,10 +68,6 @@ class ReplaySource:
         self._pos += 1
         return c % n
 
-    @property
-    def exhausted(self) -> bool:
-        return self._pos >= len(self._choices)
-
 
 class RecordingSource:
     """Draws from ``inner`` and records every draw (``choices``), for replay.

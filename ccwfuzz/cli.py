@@ -60,6 +60,8 @@ def _writable(path: str, what: str) -> str | None:
         return f"{what} {path!r} exists and is not a directory"
     if probe == p and what == "file" and os.path.isdir(p):
         return f"{what} {path!r} is a directory"
+    if probe == p and what == "file" and not os.access(p, os.W_OK):
+        return f"cannot write {what} {path!r}"
     check = probe if probe != p or what == "directory" else os.path.dirname(p)
     if not os.access(check, os.W_OK | os.X_OK) or not os.path.isdir(check):
         return f"cannot write {what} {path!r} ({check} is not a writable directory)"

@@ -22,6 +22,7 @@ What must stay true:
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -39,7 +40,7 @@ from ccwfuzz.program import (
     Schedule,
     random_program,
 )
-from ccwfuzz.program.replay import encode, fingerprint
+from ccwfuzz.program.replay import Fingerprint, encode, fingerprint
 from ccwfuzz.sync import Outcome
 
 #: The longest wall-clock limit of one free run, in seconds (a controlled run's grows
@@ -72,30 +73,24 @@ class Judged:
     #: Per lock-order finding (by seq), the earlier runs whose edges close its cycle.
     priors: dict[int, tuple[Program, ...]] = dataclasses.field(default_factory=dict)
 
+    @functools.cached_property
+    def history(self) -> Fingerprint | None:
+        """The fingerprint a replay must reproduce (controlled runs only)."""
+        return fingerprint(self.result.raw) if self.mode == Mode.CONTROLLED else None
+
     def replay_program(self, finding: Finding) -> Program:
         """The program with its recorded schedule and the finding in ``meta``."""
-        r = self.result
-        if self.mode == Mode.FREE:
-            sched = Schedule(Policy.ORDER, choices=r.decisions)
-        elif r.decisions_truncated:
-            sched = self.program.schedule  # self-contained already; replays the same
-        else:
-            sched = Schedule(Policy.CHOICES, choices=r.decisions)
-        meta: dict[str, Any] = {
-            "mode": self.mode.value,
-            "rule": finding.rule,
-            "key": list(finding.key),
-        }
-        if self.mode == Mode.CONTROLLED:
-            meta["history"] = fingerprint(r.raw).to_dict()
-        return dataclasses.replace(self.program, schedule=sched, meta=meta)
+        meta: dict[str, Any] = {"mode": self.mode.value, "rule": finding.rule,
+                                "key": list(finding.key)}  # fmt: skip
+        if self.history is not None:
+            meta["history"] = self.history.to_dict()
+        return dataclasses.replace(as_ran(self.program, self.result, self.mode), meta=meta)
 
     def token(self, finding: Finding) -> str:
         """The replay token(s) of ``finding``: earlier runs first, joined by ``+``."""
-        p = self.replay_program(finding)
-        h = fingerprint(self.result.raw) if self.mode == Mode.CONTROLLED else None
         prior = self.priors.get(finding.seq, ()) if finding.rule == "lock.order" else ()
-        return "+".join([*(encode(q) for q in prior), encode(p, h)])
+        last = encode(self.replay_program(finding), self.history)
+        return "+".join([*(encode(q) for q in prior), last])
 
 
 class Session:
@@ -170,7 +165,7 @@ class Session:
         view = view_of(result, program, self._names, self.graph)
         findings = check(view, endings=endings)
         if self.graph.added:
-            self._edge_programs[run] = _as_ran(program, result, mode)
+            self._edge_programs[run] = as_ran(program, result, mode)
         priors = {
             seq: tuple(self._edge_programs[k] for k in sorted(runs)
                        if k != run and k in self._edge_programs)
@@ -191,12 +186,14 @@ class Session:
         return result
 
 
-def _as_ran(program: Program, result: RunResult, mode: Mode) -> Program:
-    """The program with the schedule its run took (for replaying its lock edges)."""
+def as_ran(program: Program, result: RunResult, mode: Mode) -> Program:
+    """The program with the schedule its run took: the recorded decisions (controlled),
+    the recorded event order (free), or its own schedule when the decision log
+    overflowed (a schedule is self-contained: it replays the same)."""
     if mode == Mode.FREE:
-        return dataclasses.replace(
-            program, schedule=Schedule(Policy.ORDER, choices=result.decisions)
-        )
-    if result.decisions_truncated:
+        sched = Schedule(Policy.ORDER, choices=result.decisions)
+    elif result.decisions_truncated:
         return program
-    return dataclasses.replace(program, schedule=Schedule(Policy.CHOICES, choices=result.decisions))
+    else:
+        sched = Schedule(Policy.CHOICES, choices=result.decisions)
+    return dataclasses.replace(program, schedule=sched)

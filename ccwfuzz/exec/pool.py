@@ -388,7 +388,6 @@ class Pool:
             decisions=decisions,
             decisions_truncated=truncated,
             fault=fault,
-            mode=mode,
         )
 
     def _pin(self, controlled: bool) -> None:

@@ -82,9 +82,6 @@ def encode(program: Program, history: Fingerprint | None = None) -> str:
     doc: dict[str, Any] = {"p": to_dict(program, meta=False)}
     if history is not None:
         doc["h"] = history.to_dict()
-    mode = program.meta.get("mode")
-    if mode:
-        doc["m"] = mode
     raw = zlib.compress(json.dumps(doc, separators=(",", ":")).encode(), 9)
     body = base64.urlsafe_b64encode(raw).decode().rstrip("=")
     return f"{PREFIX}.{digest(program)}.{body}"
@@ -113,8 +110,6 @@ def decode(token: str) -> tuple[Program, Fingerprint | None]:
     if not isinstance(doc, dict) or not isinstance(doc.get("p"), dict):
         raise ProgramError("replay token is damaged (no program inside)")
     program = from_dict(doc["p"], "replay token")
-    if doc.get("m") in ("controlled", "free"):
-        program = dataclasses.replace(program, meta={"mode": doc["m"]})
     if digest(program) != parts[1]:
         raise ProgramError("replay token is damaged (program digest does not match)")
     h = doc.get("h")

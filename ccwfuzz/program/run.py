@@ -75,8 +75,6 @@ class RunResult:
         step = RECORD_WORDS
         return [Record(words[k : k + step].tolist()) for k in range(0, len(words), step)]
 
-    mode: Mode = Mode.CONTROLLED
-
     @property
     def inconclusive(self) -> bool:
         """How the run ended says nothing about the driver: the tool lost an actor, or

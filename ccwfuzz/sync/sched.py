@@ -106,7 +106,7 @@ class Context:
         self.spin_depth = 0  # spin locks held (atomic context)
         self.irq = False  # running the interrupt top half
         self._jitter = RandomSource(0)
-        self._policy = BY_CODE[1]
+        self._policy = BY_CODE[0]  # set from the segment by begin_run
         self.controlled = True
         self._ended = False  # this actor consumed its END post: unwinding, never block
 
