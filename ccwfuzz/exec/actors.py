@@ -11,23 +11,22 @@ from ccwfuzz.arch import orb as O
 from ccwfuzz.arch import scsw as S
 from ccwfuzz.device import ChannelSubsystem
 from ccwfuzz.driver import contract as K
+from ccwfuzz.driver.contract import Driver
 from ccwfuzz.driver.kernel import Kernel
-from ccwfuzz.driver.reference import Reference
 from ccwfuzz.program.ops import Csch, Hsch, HwEvent, Op, Read, Ssch, WaitIrq, Write, Yield
 from ccwfuzz.sync import Context
-from ccwfuzz.sync.history import Ev
+from ccwfuzz.sync.history import Ev, Instr, irb_hash
 
 GUEST_PROGRAMS = 0x1000
 GUEST_SLOT = 0x100
 GUEST_SLOTS = 240
-INSTR_SSCH, INSTR_HSCH, INSTR_CSCH = 1, 2, 3
 
 
 @dataclasses.dataclass
 class Env:
     css: ChannelSubsystem
     kernel: Kernel
-    driver: Reference
+    driver: Driver
 
 
 def guest_cc(ret: int, size: int) -> int:
@@ -75,13 +74,13 @@ def do_op(ctx: Context, env: Env, me: int, index: int, op: Op) -> int:
         region = struct.pack(">III", op.intparm, op.ctrl, addr)
         region += struct.pack(">III", S.FC_START, 0, 0) + bytes(96) + bytes(4)
         ret = _write_retrying(ctx, env, sch, op.retry, 0, region)
-        ctx.record(Ev.GUEST_CC, INSTR_SSCH, sch, guest_cc(ret, len(region)), ret)
+        ctx.record(Ev.GUEST_CC, Instr.SSCH, sch, guest_cc(ret, len(region)), ret)
         return ret
     if isinstance(op, (Hsch, Csch)):
         cmd = K.ASYNC_CMD_CSCH if isinstance(op, Csch) else K.ASYNC_CMD_HSCH
         ret = _write_retrying(ctx, env, sch, op.retry, K.ASYNC_REGION << K.REGION_SHIFT,
                               struct.pack(">II", cmd, 0))  # fmt: skip
-        instr = INSTR_CSCH if isinstance(op, Csch) else INSTR_HSCH
+        instr = Instr.CSCH if isinstance(op, Csch) else Instr.HSCH
         ctx.record(Ev.GUEST_CC, instr, sch, guest_cc(ret, 8), ret)
         return ret
     if isinstance(op, WaitIrq):
@@ -89,19 +88,17 @@ def do_op(ctx: Context, env: Env, me: int, index: int, op: Op) -> int:
         if not ev.wait(ctx):
             return 0
         ev.read(ctx)
-        got = drv.region_read(ctx, sch, 0, K.IO_REGION_SIZE)
-        return len(got) if isinstance(got, bytes) else got
+        return observed(ctx, sch, 0, drv.region_read(ctx, sch, 0, K.IO_REGION_SIZE))
     reads = {"read_io": (K.IO_REGION, K.IO_REGION_SIZE),
              "read_async": (K.ASYNC_REGION, K.ASYNC_REGION_SIZE),
              "read_schib": (K.SCHIB_REGION, K.SCHIB_REGION_SIZE),
              "read_crw": (K.CRW_REGION, K.CRW_REGION_SIZE)}  # fmt: skip
     if name in reads:
         index_, size = reads[name]
-        got = drv.region_read(ctx, sch, index_ << K.REGION_SHIFT, size)
-        return len(got) if isinstance(got, bytes) else got
+        offset = index_ << K.REGION_SHIFT
+        return observed(ctx, sch, offset, drv.region_read(ctx, sch, offset, size))
     if isinstance(op, Read):
-        got = drv.region_read(ctx, sch, op.offset, op.n)
-        return len(got) if isinstance(got, bytes) else got
+        return observed(ctx, sch, op.offset, drv.region_read(ctx, sch, op.offset, op.n))
     if isinstance(op, Write):
         return drv.region_write(ctx, sch, op.offset, op.data)
     if isinstance(op, Yield):
@@ -109,6 +106,25 @@ def do_op(ctx: Context, env: Env, me: int, index: int, op: Op) -> int:
             ctx.point()
         return op.n
     return int(getattr(drv, name)(ctx, sch))
+
+
+def observed(ctx: Context, sch: int, offset: int, got: bytes | int) -> int:
+    """Record what userspace received from a region read (the whole ``irb_area`` of
+    the I/O region, or the SCHIB), so the oracles judge what crossed the boundary
+    rather than what the driver says it did; returns the op's result."""
+    if isinstance(got, int):
+        if offset == K.SCHIB_REGION << K.REGION_SHIFT:
+            ctx.record(Ev.SCHIB_READ, sch, 0, 0, got)
+        return got
+    start = K.IRB_AREA - offset
+    if offset <= K.IRB_AREA and start + 96 <= len(got):
+        irb = got[start : start + 96]
+        w0, cpa = struct.unpack_from(">II", irb)
+        ctx.record(Ev.IRB_READ, sch, irb_hash(irb), w0, cpa)
+    elif offset == K.SCHIB_REGION << K.REGION_SHIFT and len(got) >= 40:
+        ctx.record(Ev.SCHIB_READ, sch, struct.unpack_from(">I", got, 4)[0],
+                   struct.unpack_from(">I", got, 28)[0], len(got))  # fmt: skip
+    return len(got)
 
 
 def worker_body(ctx: Context, env: Env, ops: tuple[Op, ...]) -> None:
@@ -187,7 +203,9 @@ def workqueue_body(ctx: Context, env: Env, part: object) -> None:
         ctx.point()
         sch = k.next_work(ctx)
         if sch is None:
-            if ctx.stopping():
+            # Free mode: wind down only once the channel (the actor before this one)
+            # has, so the last interruption's work is done: the run ends quiet.
+            if ctx.stopping() and ctx.done(ctx.id - 1):
                 return
             k.wq_waitq.idle(ctx)
             continue

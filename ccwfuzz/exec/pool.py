@@ -64,16 +64,19 @@ class Layout:
     slots: int
 
     @staticmethod
-    def compute(nsch: int, history_capacity: int, css_config: CssConfig) -> Layout:
+    def compute(
+        nsch: int, history_capacity: int, css_config: CssConfig, private_words: int = 0,
+        private_locks: int = 0,
+    ) -> Layout:  # fmt: skip
         def align(x: int) -> int:
             return (x + 7) & ~7
 
         off = 0
         sched, off = off, align(off + 4 * W.WORDS)
         hist, off = off, align(off + 4 * words_for(history_capacity))
-        slots = slots_needed(nsch)
+        slots = slots_needed(nsch, private_locks)
         table, off = off, align(off + 4 * slots * SLOT_WORDS)
-        drv, off = off, align(off + 4 * words_needed(nsch))
+        drv, off = off, align(off + 4 * words_needed(nsch, private_words))
         prog, off = off, align(off + PROGRAM_BYTES)
         css, off = off, align(off + segment_size(nsch, css_config))
         return Layout(sched, hist, table, drv, prog, css, off, history_capacity, slots)
@@ -112,7 +115,10 @@ class Pool:
         if self.nactors > W.MAX_ACTORS:
             raise ValueError(f"at most {W.MAX_ACTORS - 2} workers")
         self.cfg = css_config(subchannels)
-        self.layout = Layout.compute(subchannels, history_capacity, self.cfg)
+        self.layout = Layout.compute(
+            subchannels, history_capacity, self.cfg, self.driver_cls.private_words,
+            len(self.driver_cls.private_locks),
+        )  # fmt: skip
         allowed = sorted(os.sched_getaffinity(0))
         self.cpu = cpu if cpu is not None else allowed[os.getpid() % len(allowed)]
         self._allowed = set(allowed)
@@ -148,7 +154,9 @@ class Pool:
         css = ChannelSubsystem(region)
         w = self._w
         table = Table(w, lay.table // 4, lay.slots)
-        kernel = Kernel(css, w, buf, lay.driver // 4, table, GUEST_TOP)
+        cls = self.driver_cls
+        kernel = Kernel(css, w, buf, lay.driver // 4, table, GUEST_TOP, cls.private_words,
+                        cls.private_locks)  # fmt: skip
         return Env(css, kernel, self.driver_cls(kernel))
 
     def _format_fresh(self) -> None:

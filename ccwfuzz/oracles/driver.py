@@ -209,13 +209,13 @@ def cp_free_final(view: RunView) -> list[Finding]:
 
     for r, op, _ in view.walk():
         if r.kind == Ev.CP_ALLOC:
-            live_gen[r.arg("sch")] = r.arg("slot")
+            live_gen[r.arg("sch")] = r.arg("gen")
         elif r.kind == Ev.INTERRUPT:
             last_irq[r.arg("sch")] = r.arg("scsw0")
         elif r.kind == Ev.INSTR and r.arg("instr") & 0xFF in (2, 3) and r.arg("cc") == 0:
             cancel_gen[r.arg("sch")] = live_gen[r.arg("sch")]
         elif r.kind == Ev.CP_FREE:
-            sch, st, gen = r.arg("sch"), State(r.arg("fsm")), r.arg("slot")
+            sch, st, gen = r.arg("sch"), State(r.arg("fsm")), r.arg("gen")
             live_gen[sch] = 0
             if r.actor == view.workqueue_actor:
                 if r.actor in pending:
@@ -252,38 +252,39 @@ def cp_free_final(view: RunView) -> list[Finding]:
     "a read IRB is one the interrupt path delivered (upstream) and, strict, none is lost",
 )
 def irb_integrity(view: RunView) -> list[Finding]:
-    """``upstream``: every IRB read from the I/O region is the last one delivered for
-    that subchannel or all zeros (a region write may clobber it, hazard H3); a torn or
-    stale IRB is a finding. ``strict``: also, a delivered IRB must be read before it is
-    overwritten or zeroed (H1-H3 are findings). Subchannels that saw raw region writes
-    of arbitrary bytes are not judged."""
+    """Judged on what userspace received (the worker's ``IRB_READ``). ``upstream``: every
+    IRB read from the I/O region is one that was the latest delivered for that
+    subchannel at some moment while the read ran, or all zeros (a region write may
+    clobber it, hazard H3); a torn or stale IRB is a finding. ``strict``: also, a
+    delivered IRB must be read before it is overwritten or zeroed (H1-H3 are findings).
+    Subchannels that saw raw region writes of arbitrary bytes are not judged."""
     out = []
     raw_written = set()
     for r in view.records:
         if r.kind == Ev.OP_BEGIN and r.arg("op") == WRITE_OP:
             raw_written.add(r.arg("sch"))
-    latest = [0] * view.nsch
-    unread = [0] * view.nsch
+    nsch = view.nsch
+    latest = [0] * nsch
+    unread = [0] * nsch
+    window: dict[int, tuple[int, set[int]]] = {}  # actor -> (sch, IRBs current during op)
+    lost: dict[int, tuple[Record, str, State, int, int]] = {}  # overwritten, maybe read late
     for r, op, states in view.walk():
-        if r.kind == Ev.IRB_STORE:
-            sch = r.arg("sch")
+        sch = r.arg("sch") if r.kind in (Ev.OP_BEGIN, Ev.IRB_STORE, Ev.IRB_READ) else -1
+        if not 0 <= sch < nsch:
+            continue
+        if r.kind == Ev.OP_BEGIN:
+            window[r.actor] = (sch, {latest[sch]})
+        elif r.kind == Ev.IRB_STORE:
             if view.contract == "strict" and unread[sch] and sch not in raw_written:
-                out.append(
-                    view.finding(
-                        "driver.irb-integrity",
-                        "delivered IRB overwritten before it was read",
-                        r,
-                        op,
-                        states[sch],
-                        sch,
-                    )
-                )
+                lost[r.seq] = (r, op, states[sch], sch, unread[sch])
             latest[sch] = unread[sch] = r.arg("hash")
-        elif r.kind == Ev.IRB_READ:
-            sch, h = r.arg("sch"), r.arg("hash")
-            if sch in raw_written:
-                continue
-            if h not in (0, latest[sch]):
+            for s, seen in window.values():
+                if s == sch:
+                    seen.add(latest[sch])
+        elif r.kind == Ev.IRB_READ and sch not in raw_written:
+            h = r.arg("hash")
+            _, seen = window.get(r.actor, (sch, {latest[sch]}))
+            if h != 0 and h not in seen | {latest[sch]}:
                 out.append(
                     view.finding(
                         "driver.irb-integrity",
@@ -294,7 +295,9 @@ def irb_integrity(view: RunView) -> list[Finding]:
                         sch,
                     )
                 )
-            elif view.contract == "strict" and unread[sch] and h != unread[sch]:
+            for seq in [q for q, v in lost.items() if v[4] == h and h]:
+                del lost[seq]  # it was read after all: the copy ran before the overwrite
+            if view.contract == "strict" and unread[sch] and h not in seen | {unread[sch]}:
                 out.append(
                     view.finding(
                         "driver.irb-integrity",
@@ -305,5 +308,68 @@ def irb_integrity(view: RunView) -> list[Finding]:
                         sch,
                     )
                 )
-            unread[sch] = 0
+            if h in seen | {unread[sch]}:
+                unread[sch] = 0
+    for fr, fop, st, sch, _ in lost.values():
+        msg = "delivered IRB overwritten before it was read"
+        out.append(view.finding("driver.irb-integrity", msg, fr, fop, st, sch))
+    return out
+
+
+@rule(
+    "driver.final-delivered",
+    "C.1, D.1 io_todo, D.4 (H1)",
+    "every final status the top half took is processed and delivered to userspace",
+)
+def final_delivered(view: RunView) -> list[Finding]:
+    """Liveness, judged when a run completed (channel and work queue quiet): every
+    final solicited interruption the top half took on an open device was processed by
+    the bottom half (a ``TODO`` record for that status) and its IRB put into the I/O
+    region for userspace (``IRB_STORE``), unless the device was closed, reset or went
+    NOT_OPER meanwhile (STANDBY or NOT_OPER: nothing reaches userspace, E16). An IRB
+    overwritten in a single private slot before ``io_todo`` ran (H1) leaves the cp
+    CP_PENDING until close."""
+    if view.outcome != Outcome.DONE:
+        return []
+    owed: list[list[tuple[Record, str, State]]] = [[] for _ in range(view.nsch)]
+    undelivered = [0] * view.nsch
+    closed = (State.STANDBY, State.NOT_OPER)
+    for r, op, states in view.walk():
+        kind = r.kind
+        if kind not in (Ev.INTERRUPT, Ev.TODO, Ev.IRB_STORE, Ev.FSM):
+            continue
+        sch = r.arg("sch")
+        if not 0 <= sch < view.nsch:
+            continue
+        if kind == Ev.FSM:
+            if r.arg("new") in closed:
+                owed[sch], undelivered[sch] = [], 0  # the program shows why
+            continue
+        w0 = r.arg("scsw0")
+        if not (S.is_final(w0) and S.is_solicited(w0)):
+            continue
+        if kind == Ev.INTERRUPT:
+            if states[sch] not in closed:
+                owed[sch].append((r, op, states[sch]))
+                undelivered[sch] += 1
+        elif kind == Ev.TODO:
+            owed[sch] = owed[sch][1:]
+        else:
+            undelivered[sch] = max(0, undelivered[sch] - 1)
+    out = []
+    for sch in range(view.nsch):
+        if owed[sch] or undelivered[sch]:
+            r, op, st = owed[sch][0] if owed[sch] else (None, "-", "-")  # type: ignore[assignment]
+            what = "never processed by the bottom half" if owed[sch] else "never delivered"
+            end = view.states[sch].name if sch < len(view.states) else "?"
+            out.append(
+                view.finding(
+                    "driver.final-delivered",
+                    f"final status {what} (the run ended {end})",
+                    r,
+                    op,
+                    st,
+                    sch,
+                )
+            )
     return out

@@ -259,7 +259,7 @@ def double_free(view: RunView) -> list[Finding]:
     live: set[tuple[int, int]] = set()
     out = []
     for r, op, states in view.walk():
-        key = (r.arg("sch"), r.arg("slot")) if r.kind in (Ev.CP_ALLOC, Ev.CP_FREE) else None
+        key = (r.arg("sch"), r.arg("gen")) if r.kind in (Ev.CP_ALLOC, Ev.CP_FREE) else None
         if r.kind == Ev.CP_ALLOC and key:
             live.add(key)
         elif r.kind == Ev.CP_FREE and key:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import enum
 import json
+import re
+import zlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -44,6 +46,8 @@ class Ev(enum.IntEnum):
     DOUBLE_ACQUIRE = 24
     BAD_UNLOCK = 25
     TRYLOCK_FAIL = 26
+    EVENTFD = 27
+    SCHIB_READ = 28
 
 
 ARGS: dict[Ev, tuple[str, ...]] = {
@@ -55,11 +59,11 @@ ARGS: dict[Ev, tuple[str, ...]] = {
     Ev.LOCK_ACQUIRE: ("lock",),
     Ev.LOCK_RELEASE: ("lock",),
     Ev.LOCK_WAIT: ("lock", "owner"),
-    Ev.CP_ALLOC: ("sch", "slot", "addr"),
-    Ev.CP_FREE: ("sch", "slot", "addr", "fsm"),
+    Ev.CP_ALLOC: ("sch", "gen", "addr", "guest", "length"),
+    Ev.CP_FREE: ("sch", "gen", "addr", "fsm"),
     Ev.POISON_READ: ("sch", "addr"),
     Ev.IRB_STORE: ("sch", "hash", "scsw0"),
-    Ev.IRB_READ: ("sch", "hash", "scsw0"),
+    Ev.IRB_READ: ("sch", "hash", "scsw0", "cpa"),
     Ev.CRASH: ("code",),
     Ev.DEADLOCK: ("blocked_mask",),
     Ev.HW_EVENT: ("event", "sch", "result"),
@@ -71,7 +75,124 @@ ARGS: dict[Ev, tuple[str, ...]] = {
     Ev.DOUBLE_ACQUIRE: ("lock",),
     Ev.BAD_UNLOCK: ("lock", "owner"),
     Ev.TRYLOCK_FAIL: ("lock", "owner"),
+    Ev.EVENTFD: ("sch",),
+    Ev.SCHIB_READ: ("sch", "pmcw1", "scsw0", "ret"),
 }
+
+#: Who writes each record kind and what it means: the catalogue the oracles read
+#: (``ccwfuzz records`` prints it; the driver guide is generated from it). "toolkit"
+#: means a :class:`~ccwfuzz.driver.kernel.Kernel` method, so a driver that uses the
+#: toolkit writes it without knowing the encoding.
+DOCS: dict[Ev, tuple[str, str]] = {
+    Ev.OP_BEGIN: ("worker", "a worker starts op ``index`` of its list (``op``: 1-based code)"),
+    Ev.OP_END: ("worker", "the op returned ``result`` (a length, 0, or ``-errno`` as u32)"),
+    Ev.INSTR: (
+        "toolkit: issue, test_subchannel",
+        "an instruction (:class:`Instr`, bit 8: the "
+        "subchannel was valid and enabled) got condition code ``cc`` (0xFF: program "
+        "interruption); SCSW word 0 before and after",
+    ),
+    Ev.INTERRUPT: (
+        "toolkit: test_subchannel",
+        "the top half took an interruption: the SCSW's three words and the FSM state",
+    ),
+    Ev.FSM: (
+        "toolkit: set_state",
+        "the FSM state of ``sch`` went ``old`` -> ``new`` on "
+        "``event`` (:class:`~ccwfuzz.driver.contract.Event`, 0xFF: none)",
+    ),
+    Ev.LOCK_ACQUIRE: ("primitives", "the actor took lock slot ``lock``"),
+    Ev.LOCK_RELEASE: ("primitives", "the actor released lock slot ``lock``"),
+    Ev.LOCK_WAIT: ("primitives", "the actor waits for ``lock`` held by ``owner``"),
+    Ev.CP_ALLOC: (
+        "toolkit: cp_alloc",
+        "channel program generation ``gen`` of ``sch`` built "
+        "at host address ``addr`` from the guest program at ``guest`` "
+        "(``length`` bytes of host CCWs)",
+    ),
+    Ev.CP_FREE: (
+        "toolkit: cp_free",
+        "generation ``gen`` freed (its memory poisoned) in FSM state ``fsm``",
+    ),
+    Ev.POISON_READ: (
+        "channel, toolkit: read_state",
+        "freed memory was read: a CCW fetch by the channel, or freed driver state",
+    ),
+    Ev.IRB_STORE: (
+        "toolkit: deliver_irb",
+        "the bottom half put an IRB (``hash``) into the I/O region's ``irb_area`` for userspace",
+    ),
+    Ev.IRB_READ: (
+        "worker",
+        "userspace read the whole ``irb_area``: its ``hash`` (0: all "
+        "zeros), SCSW word 0 and CCW address, as received",
+    ),
+    Ev.CRASH: ("actor", "an exception escaped driver code (the traceback is kept apart)"),
+    Ev.DEADLOCK: ("scheduler", "every live actor was blocked"),
+    Ev.HW_EVENT: ("channel", "a hardware event of the program fired"),
+    Ev.RET: (
+        "toolkit: answer",
+        "the FSM answered request ``what`` (an Event) with "
+        "``ret``, in state ``fsm_before`` (now ``fsm_after``)",
+    ),
+    Ev.GUEST_CC: (
+        "worker",
+        "what the guest sees for its SSCH/HSCH/CSCH (QEMU's mapping of "
+        "the region write's result ``ret``, spec B.1)",
+    ),
+    Ev.TODO: (
+        "toolkit: processed",
+        "the bottom half acted on an IRB (SCSW word 0): FSM "
+        "before and after, whether it freed the cp",
+    ),
+    Ev.LIMIT: ("scheduler", "the run used up its step budget"),
+    Ev.SLEEP_IN_ATOMIC: ("primitives", "a sleeping lock or wait in atomic context"),
+    Ev.DOUBLE_ACQUIRE: ("primitives", "a lock taken again by its holder"),
+    Ev.BAD_UNLOCK: ("primitives", "a lock released by an actor that does not hold it"),
+    Ev.TRYLOCK_FAIL: ("primitives", "a trylock found ``lock`` held by ``owner``"),
+    Ev.EVENTFD: ("toolkit: signal_io", "the driver signalled the userspace I/O eventfd"),
+    Ev.SCHIB_READ: (
+        "worker",
+        "userspace read the schib region: PMCW word 1 and SCSW word 0 as received, or ``ret`` < 0",
+    ),
+}
+
+
+class Instr(enum.IntEnum):
+    """Instruction codes in :attr:`Ev.INSTR` and :attr:`Ev.GUEST_CC` records."""
+
+    SSCH = 1
+    HSCH = 2
+    CSCH = 3
+    TSCH = 4
+    MSCH = 5
+    STSCH = 6
+    XSCH = 7
+    RSCH = 8
+
+
+#: ``cc`` of an :attr:`Ev.INSTR` record whose instruction raised a program interruption.
+NO_CC = 0xFF
+#: Flag in an :attr:`Ev.INSTR` record's ``instr``: the subchannel was valid and enabled.
+OPERATIONAL = 1 << 8
+#: ``event`` of an :attr:`Ev.FSM` record written outside any FSM event.
+NO_EVENT = 0xFF
+
+
+def irb_hash(irb: bytes) -> int:
+    """The hash of an IRB in IRB_STORE and IRB_READ records (0 is kept for "all zeros")."""
+    return (zlib.crc32(irb) or 1) if any(irb) else 0
+
+
+def catalogue() -> str:
+    """The record catalogue as Markdown (generated docs)."""
+    rows = ["| kind | arguments | written by | meaning |", "|---|---|---|---|"]
+    for ev in Ev:
+        who, what = DOCS[ev]
+        args = ", ".join(f"``{a}``" for a in ARGS[ev]) or "-"
+        line = f"| ``{ev.name}`` | {args} | {who} | {what} |"
+        rows.append(re.sub(r":\w+:`~?(?:[\w]+\.)*(\w+)`", r"`\1`", line).replace("``", "`"))
+    return "\n".join(rows) + "\n"
 
 
 _EV: dict[int, Ev] = {e.value: e for e in Ev}

@@ -225,6 +225,10 @@ class Context:
         """Free mode: the controller asked daemons to wind down."""
         return bool(self._w[self._b + S_STOP])
 
+    def done(self, actor: int) -> bool:
+        """Whether ``actor`` has finished (or crashed) in this run."""
+        return self._w[self._b + A_STATUS + actor] in (Status.FINISHED, Status.CRASHED)
+
     # ---- finishing (actor side) ----------------------------------------------------------
     def finish(self, crashed: bool = False) -> None:
         """The actor's body returned (or raised): mark it and pass the token on."""

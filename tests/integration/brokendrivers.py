@@ -93,17 +93,7 @@ class UnlockedRegion(Reference):
         return ret if ret else len(data)
 
     def read_region(self, ctx: Context, sch: int, offset: int, n: int) -> bytes | int:
-        import struct
-
-        from ccwfuzz.sync.history import Ev
-
-        data = self.copy_out(ctx, sch, 16, 0, 124)
-        irb = data[24:120]
-        from ccwfuzz.driver.reference import irb_hash
-
-        ctx.record(Ev.IRB_READ, sch, irb_hash(irb) if any(irb) else 0,
-                   struct.unpack_from(">I", irb)[0])  # fmt: skip
-        return data[:n]
+        return self.copy_out(ctx, sch, 16, 0, 124)[:n]
 
     def todo(self, ctx: Context, sch: int) -> None:
         irb = self.take_irb(ctx, sch)

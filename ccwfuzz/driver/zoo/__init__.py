@@ -23,6 +23,7 @@ from ccwfuzz.driver.zoo.lock_order_inversion import LockOrderInversion
 from ccwfuzz.driver.zoo.notoper_resurrect import NotoperResurrect
 from ccwfuzz.driver.zoo.quiesce_loop import QuiesceLoop
 from ccwfuzz.driver.zoo.remove_uaf import RemoveUaf
+from ccwfuzz.driver.zoo.single_irb_slot import SingleIrbSlot
 from ccwfuzz.driver.zoo.ssch_before_pending import SschBeforePending
 from ccwfuzz.driver.zoo.unlocked_region import UnlockedRegion
 
@@ -32,6 +33,6 @@ MEMBERS: dict[str, type[Reference]] = {
         GlobalSerialize, UnlockedRegion, IdleOnIntermediate, BoxedBusy, FreeInProcessing,
         FreeUnrelated, CpInitOverLive, IdleOutsideFsm, IdleOnClear, FlushUnderSpinlock,
         QuiesceLoop, NotoperResurrect, RemoveUaf, IrqConfigRead, LockOrderInversion,
-        SschBeforePending,
+        SschBeforePending, SingleIrbSlot,
     )
 }  # fmt: skip

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from ccwfuzz.arch import scsw as S
 from ccwfuzz.driver.contract import Event
-from ccwfuzz.driver.kernel import D_IRB
 from ccwfuzz.driver.reference import Reference
 from ccwfuzz.sync import Context
 
@@ -23,7 +22,7 @@ class IrqConfigRead(Reference):
 
     def fsm_irq(self, ctx: Context, sch: int, event: Event) -> None:
         super().fsm_irq(ctx, sch, event)
-        w0 = int.from_bytes(self.k.bytes_at(sch, D_IRB, 4), "big")
+        w0 = self.stashed_w0(sch)
         if not S.is_solicited(w0):
             self.read_config(ctx, sch)
 
