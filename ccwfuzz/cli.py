@@ -209,7 +209,7 @@ def _targets(args: argparse.Namespace) -> int:
         doc = importlib.import_module(cls.__module__).__doc__ or ""
         first = doc.strip().splitlines()[0] if doc.strip() else ""
         what = first.split(" -- ", 1)[1] if " -- " in first else first
-        print(f"{name:<28} {cls.expected_rule or '-':<28} {what}")
+        print(f"{name:<28} {getattr(cls, 'expected_rule', '') or '-':<28} {what}")
     return EXIT_OK
 
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from ccwfuzz.driver.contract import Driver, Event, State
+from ccwfuzz.driver.contract import ATTRIBUTES, ENTRY_POINTS, Driver, Event, State
 from ccwfuzz.driver.kernel import Kernel
 from ccwfuzz.driver.reference import Reference
 
-TARGETS: dict[str, type[Reference]] = {"reference": Reference}
+TARGETS: dict[str, type[Driver]] = {"reference": Reference}
 
 
 def _register_zoo() -> None:
@@ -19,7 +19,19 @@ def _register_zoo() -> None:
 _register_zoo()
 
 
-def resolve(target: str, allow_import: bool = True) -> type[Reference]:
+def missing(cls: object) -> list[str]:
+    """What a driver class lacks of the contract (empty: it can be run)."""
+    out = [a for a in (*ATTRIBUTES, *ENTRY_POINTS) if not hasattr(cls, a)]
+    init = getattr(cls, "initial_state", None)
+    if init is not None and not (isinstance(init, int) and init in set(State)):
+        out.append("initial_state (not a State)")
+    for attr, kind in (("private_words", int), ("private_locks", tuple)):
+        if not isinstance(getattr(cls, attr, kind()), kind):
+            out.append(f"{attr} (not {kind.__name__})")
+    return out
+
+
+def resolve(target: str, allow_import: bool = True) -> type[Driver]:
     """A driver class by target name (``reference``) or ``module:Class``.
 
     ``allow_import=False`` refuses ``module:Class``: importing a module runs its code,
@@ -41,11 +53,17 @@ def resolve(target: str, allow_import: bool = True) -> type[Reference]:
             found = getattr(importlib.import_module(module), cls)
         except (ImportError, AttributeError) as e:
             raise ValueError(f"cannot load driver {target!r}: {e}") from None
-        if not (isinstance(found, type) and hasattr(found, "region_write")
-                and hasattr(found, "todo")):  # fmt: skip
-            raise ValueError(f"{target!r} is not a driver class (see ccwfuzz.driver.contract)")
+        if not isinstance(found, type):
+            raise ValueError(f"{target!r} is not a class")
+        lacks = missing(found)
+        if lacks:
+            raise ValueError(f"{target!r} is not a driver: it lacks {', '.join(lacks)} "
+                             "(ccwfuzz check-driver explains)")  # fmt: skip
+        for attr, default in (("private_words", 0), ("private_locks", ())):
+            if not hasattr(found, attr):
+                setattr(found, attr, default)
         return found
     raise ValueError(f"unknown target {target!r} (known: {', '.join(sorted(TARGETS))})")
 
 
-__all__ = ["TARGETS", "Driver", "Event", "Kernel", "Reference", "State", "resolve"]
+__all__ = ["TARGETS", "Driver", "Event", "Kernel", "Reference", "State", "missing", "resolve"]

@@ -1,29 +1,53 @@
 """The driver contract: what a vfio-ccw-like driver model implements.
 
-A driver is a class with a ``name`` and the entry points below. Every method receives the
-calling actor's :class:`~ccwfuzz.sync.Context` (for scheduling points, locks and the
-history) and a subchannel index. All driver state lives in the :class:`Kernel`'s shared
-words, so any actor process can run any entry point. Third-party drivers plug in by
-``module:Class``; the zoo of buggy variants subclasses the reference.
+A driver is a class constructed as ``cls(kernel)`` with one
+:class:`~ccwfuzz.driver.kernel.Kernel` per run segment (it is built once, before the
+actor processes fork, and shared by all of them). It declares:
+
+``name``            a short name for reports (``ClassVar[str]``)
+``initial_state``   the FSM :class:`State` every subchannel starts a run in (STANDBY for
+                    a vfio-ccw mdev that is probed but not yet opened)
+``private_words``   optional: words per subchannel of its own (``kernel.private(sch)``)
+``private_locks``   optional: ``(name, Kind)`` primitives per subchannel of its own
+                    (``kernel.lock(sch, name)``; the name is the lock class for
+                    ``lock.order``)
+
+and the entry points below. Every method receives the calling actor's
+:class:`~ccwfuzz.sync.Context` (for scheduling points, locks and the history) and a
+subchannel index. All driver state must live in the kernel's shared words: any actor
+process can run any entry point, and nothing in a process's own heap is seen by the
+others. The toolkit methods of the kernel write the history the oracles judge.
 
 Userspace side (called by worker actors, like QEMU's ``pread``/``pwrite`` on the region
 file, spec A.7):
     ``region_write(ctx, sch, offset, data) -> int``  bytes written or ``-errno``
     ``region_read(ctx, sch, offset, n) -> bytes | int``  data or ``-errno``
-    ``open``, ``close``, ``reset``, ``remove`` ``(ctx, sch) -> int``
+    ``open``, ``close``, ``reset``, ``remove`` ``(ctx, sch) -> int``  0 or ``-errno``
 Hardware side (called by the channel actor, in interrupt context):
     ``irq(ctx, sch)``  the top half for an I/O interruption on ``sch``
     ``sch_event(ctx, sch)``  a machine check: the subchannel went away or came back
 Work queue (called by the work-queue actor, one item at a time):
     ``todo(ctx, sch)``  the bottom half queued by the top half
+Read by the pool after a run (no context, no scheduling point):
+    ``state(sch) -> State``  the FSM state now
+    ``cp_live(sch) -> bool``  whether a channel program is allocated
 """
 
 from __future__ import annotations
 
 import enum
-from typing import ClassVar, Protocol
+from typing import TYPE_CHECKING, ClassVar, Protocol
 
-from ccwfuzz.sync import Context
+from ccwfuzz.sync import Context, Kind
+
+if TYPE_CHECKING:
+    from ccwfuzz.driver.kernel import Kernel
+
+#: Entry points and attributes every driver class has (``check-driver`` names the
+#: missing ones). ``private_words`` and ``private_locks`` are optional.
+ENTRY_POINTS = ("region_write", "region_read", "open", "close", "reset", "remove", "irq",
+                "todo", "sch_event", "state", "cp_live")  # fmt: skip
+ATTRIBUTES = ("name", "initial_state")
 
 # Linux errno values used by the contract (spec D).
 EIO, ENOMEM, EACCES, EFAULT, EBUSY, ENODEV, EINVAL, EAGAIN, EOPNOTSUPP = (
@@ -71,6 +95,11 @@ class Driver(Protocol):
     """What the actors call. See the module docstring."""
 
     name: ClassVar[str]
+    initial_state: ClassVar[State]
+    private_words: ClassVar[int]
+    private_locks: ClassVar[tuple[tuple[str, Kind], ...]]
+
+    def __init__(self, kernel: Kernel) -> None: ...
 
     def region_write(self, ctx: Context, sch: int, offset: int, data: bytes) -> int: ...
     def region_read(self, ctx: Context, sch: int, offset: int, n: int) -> bytes | int: ...

@@ -26,7 +26,7 @@ def stress(executor: Executor, seconds: float, seed: int = 0, mode: Mode = Mode.
     """Run random programs for ``seconds``; yield every new finding (by key)."""
     session = Session(executor, mode=mode, seed=seed, seconds=seconds, ops=ops,
                       max_steps=max_steps)  # fmt: skip
-    seen: set[tuple[str, str, str, str]] = set()
+    seen: set[tuple[str, str, str]] = set()
     for judged in session:
         for f in judged.findings:
             if f.key not in seen:

@@ -21,11 +21,12 @@ import multiprocessing.connection
 import os
 import signal
 import time
+import traceback
 import zlib
 from typing import Any
 
 from ccwfuzz.device import ChannelSubsystem, CssConfig, Segment, segment_size
-from ccwfuzz.driver import resolve
+from ccwfuzz.driver import State, resolve
 from ccwfuzz.driver.kernel import Kernel, arena_size, slots_needed, words_needed
 from ccwfuzz.exec.actors import Env, channel_body, worker_body, workqueue_body
 from ccwfuzz.program import Program
@@ -38,6 +39,7 @@ from ccwfuzz.sync.primitives import SLOT_WORDS
 
 #: The actors' plans (the flat form of the program) take at most this much segment.
 PROGRAM_BYTES = 1 << 20
+CRASH_BYTES = 2048  # per actor: the formatted traceback of what it raised (UTF-8, tail)
 PR_SET_PDEATHSIG = 1
 ACTOR_WORKER, ACTOR_CHANNEL, ACTOR_WORKQUEUE = 1, 2, 3
 GUEST_TOP = 0x20000
@@ -58,6 +60,7 @@ class Layout:
     table: int
     driver: int
     program: int
+    crash: int
     css: int
     size: int
     history_capacity: int
@@ -78,8 +81,9 @@ class Layout:
         table, off = off, align(off + 4 * slots * SLOT_WORDS)
         drv, off = off, align(off + 4 * words_needed(nsch, private_words))
         prog, off = off, align(off + PROGRAM_BYTES)
+        crash, off = off, align(off + CRASH_BYTES * W.MAX_ACTORS)
         css, off = off, align(off + segment_size(nsch, css_config))
-        return Layout(sched, hist, table, drv, prog, css, off, history_capacity, slots)
+        return Layout(sched, hist, table, drv, prog, crash, css, off, history_capacity, slots)
 
 
 def css_config(nsch: int) -> CssConfig:
@@ -283,6 +287,8 @@ class Pool:
 
     def _reset(self, program: Program) -> None:
         lay = self.layout
+        for a in range(self.nactors):
+            self._w[lay.crash // 4 + a * CRASH_BYTES // 4] = 0
         ChannelSubsystem.format(self._region, self.nsch, config=self.cfg)
         self._format_fresh()
         # Each actor's part in its flat form: an actor decodes only what it runs.
@@ -396,7 +402,18 @@ class Pool:
             decisions=decisions,
             decisions_truncated=truncated,
             fault=fault,
+            initial_states=[State(self.driver_cls.initial_state)] * self.nsch,
+            crashes=self._crashes(c[W.S_CRASHED]),
         )
+
+    def _crashes(self, mask: int) -> dict[int, str]:
+        out = {}
+        for a in range(self.nactors):
+            if mask >> a & 1:
+                o = self.layout.crash + a * CRASH_BYTES
+                n = min(int.from_bytes(self._env.kernel.buf[o : o + 4], "little"), CRASH_BYTES - 4)
+                out[a] = bytes(self._env.kernel.buf[o + 4 : o + 4 + n]).decode("utf-8", "replace")
+        return out
 
     def _pin(self, controlled: bool) -> None:
         """Pin this (controller) process for a run; :meth:`_unpin` restores it."""
@@ -502,8 +519,23 @@ def _actor_main(pool: Pool, me: int, parent: int) -> None:
             if ctx.ended:  # raised while unwinding an ended run: just ack its END post
                 ctl.release()
                 continue
-            ctx.record(Ev.CRASH, zlib.crc32(type(e).__name__.encode()) & 0xFFFF)
+            text, site = _crash_text(e)
+            o = lay.crash + me * CRASH_BYTES
+            data = text.encode("utf-8", "replace")[-(CRASH_BYTES - 4) :]
+            buf = pool._env.kernel.buf
+            buf[o + 4 : o + 4 + len(data)] = data
+            buf[o : o + 4] = len(data).to_bytes(4, "little")
+            ctx.record(Ev.CRASH, zlib.crc32(site.encode()) & 0xFFFF)
             ctx.finish(crashed=True)
+
+
+def _crash_text(e: BaseException) -> tuple[str, str]:
+    """The formatted traceback (driver frames last), and the raising code location
+    (``file:function``, the innermost frame) that keys the finding."""
+    tb = traceback.TracebackException.from_exception(e)
+    frames = list(tb.stack)
+    site = f"{os.path.basename(frames[-1].filename)}:{frames[-1].name}" if frames else "?"
+    return "".join(tb.format()), site
 
 
 def _words(values: list[int]) -> memoryview:

@@ -6,11 +6,12 @@ from ccwfuzz.arch import scsw as S
 from ccwfuzz.oracles.registry import Finding, RunView, rule
 from ccwfuzz.program.ops import HW_EVENTS
 from ccwfuzz.sync import Outcome
-from ccwfuzz.sync.history import Ev, Record
+from ccwfuzz.sync.history import NO_CC, Ev, Instr, Record
 
-SSCH, HSCH, CSCH, TSCH, MSCH, STSCH, XSCH = 1, 2, 3, 4, 5, 6, 7
+SSCH, HSCH, CSCH, TSCH, MSCH, STSCH, XSCH = (int(i) for i in (Instr.SSCH, Instr.HSCH,
+    Instr.CSCH, Instr.TSCH, Instr.MSCH, Instr.STSCH, Instr.XSCH))  # fmt: skip
 NOT_OPERATIONAL = HW_EVENTS.index("not_operational") + 1
-NAMES = {SSCH: "ssch", HSCH: "hsch", CSCH: "csch", TSCH: "tsch", MSCH: "msch", XSCH: "xsch"}
+NAMES = {int(i): i.name.lower() for i in Instr}
 
 
 def expected_cc(instr: int, operational: bool, w0: int) -> int | None:
@@ -50,11 +51,11 @@ def condition_codes(view: RunView) -> list[Finding]:
     program interruption (the driver passed an invalid operand) is a finding too."""
     out = []
     for r, op, states in view.walk():
-        if r.kind != Ev.INSTR or r.arg("cc") == 0xFFFFFFFF:
+        if r.kind != Ev.INSTR:
             continue
         code, cc, sch = r.arg("instr"), r.arg("cc"), r.arg("sch")
         instr, operational = code & 0xFF, bool(code >> 8 & 1)
-        if cc == 0xFF:
+        if cc == NO_CC:
             out.append(
                 view.finding(
                     "arch.cc",
@@ -77,6 +78,7 @@ def condition_codes(view: RunView) -> list[Finding]:
                     op,
                     states[sch],
                     sch,
+                    where=f"{NAMES[instr]} cc {cc} for cc {want}",
                 )
             )
     return out
@@ -180,7 +182,7 @@ def pending_cleared(view: RunView) -> list[Finding]:
     status only (spec C.6)."""
     out = []
     for r, op, states in view.walk():
-        if r.kind != Ev.INSTR or r.arg("cc") == 0xFF:
+        if r.kind != Ev.INSTR or r.arg("cc") == NO_CC:
             continue
         before, after = r.arg("before"), r.arg("after")
         if not (before & S.SC_PENDING and not after & S.SC_PENDING):
@@ -213,7 +215,7 @@ def unsolicited_fc(view: RunView) -> list[Finding]:
     out = []
     fc = [0] * view.nsch
     for r, op, states in view.walk():
-        if r.kind == Ev.INSTR and r.arg("cc") != 0xFF:
+        if r.kind == Ev.INSTR and r.arg("cc") != NO_CC:
             fc[r.arg("sch")] = r.arg("after") & S.FC
         elif r.kind == Ev.HW_EVENT and r.arg("event") == NOT_OPERATIONAL:
             fc[r.arg("sch")] = 0
@@ -228,6 +230,7 @@ def unsolicited_fc(view: RunView) -> list[Finding]:
                         op,
                         states[sch],
                         sch,
+                        where="unsolicited status changed FC",
                     )
                 )
     return out

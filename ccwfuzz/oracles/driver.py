@@ -5,12 +5,14 @@ from __future__ import annotations
 from ccwfuzz.arch import scsw as S
 from ccwfuzz.driver import contract as K
 from ccwfuzz.driver.contract import Event, State
+from ccwfuzz.oracles.locking import lock_sch
 from ccwfuzz.oracles.registry import Finding, RunView, rule
-from ccwfuzz.program.ops import OPS
+from ccwfuzz.program.ops import HW_EVENTS, OPS
 from ccwfuzz.sync import Outcome
-from ccwfuzz.sync.history import Ev, Record, signed
+from ccwfuzz.sync.history import Ev, Instr, Record, signed
 
 WRITE_OP = OPS.index("write") + 1
+NOT_OPERATIONAL = HW_EVENTS.index("not_operational") + 1
 EBADF = 9
 IO_REQ_IDLE_RETS = {
     0,
@@ -27,7 +29,12 @@ ASYNC_RETS = {0, -K.EBUSY, -K.ENODEV, -K.EINVAL}
 FIXED = {State.NOT_OPER: -K.EIO, State.STANDBY: -K.EIO, State.CP_PROCESSING: -K.EAGAIN}
 
 
-@rule("driver.retcode", "D.1 (E12)", "a request's return code and transitions follow the FSM")
+@rule(
+    "driver.retcode",
+    "D.1 (E12)",
+    "a request's return code and transitions follow the FSM",
+    needs=(Ev.RET,),
+)
 def return_codes(view: RunView) -> list[Finding]:
     """IO_REQ: NOT_OPER/STANDBY -EIO, CP_PROCESSING -EAGAIN, CP_PENDING -EBUSY, with no
     state change by the request; in IDLE a request that returns 0 moved the state to
@@ -37,32 +44,66 @@ def return_codes(view: RunView) -> list[Finding]:
     never a state change. Only the
     requesting actor's own transitions are judged (others may race legitimately). A
     start, halt or clear that fails without reaching the FSM is a finding, unless the
-    vfio core refused it (-EBADF, -ENODEV) or its own ``io_mutex`` was busy (-EAGAIN)."""
+    vfio core refused it (-EBADF, -ENODEV), or it is an -EAGAIN that QEMU's retry can
+    resolve: another actor was active on the same subchannel while it ran (held one of
+    its locks, ran an op on it, or held a lock the request's trylock found taken).
+    Which lock the driver tried is its own choice."""
     out = []
     mine: dict[int, list[tuple[int, State]]] = {}
     answered: dict[int, bool] = {}  # did this op's request reach the FSM
-    own_busy: dict[int, bool] = {}  # did it fail to take its own io_mutex
+    busy: dict[int, bool] = {}  # was another actor active on this op's subchannel
+    op_sch: dict[int, int] = {}  # actor -> subchannel of the op it is in
+    held: dict[int, set[int]] = {}  # actor -> lock slots held
     for r, op, now in view.walk():
-        if r.kind == Ev.OP_BEGIN:
+        kind = r.kind
+        if kind == Ev.LOCK_ACQUIRE:
+            held.setdefault(r.actor, set()).add(r.arg("lock"))
+            sch_of = lock_sch(view, r.arg("lock"))
+            for a, s in op_sch.items():
+                if a != r.actor and (sch_of is None or sch_of == s):
+                    busy[a] = True
+        elif kind == Ev.LOCK_RELEASE:
+            held.get(r.actor, set()).discard(r.arg("lock"))
+        elif kind == Ev.TRYLOCK_FAIL and r.arg("owner") != r.actor:
+            busy[r.actor] = True  # the lock's holder is running: it will let go
+        elif kind == Ev.OP_BEGIN:
+            sch = r.arg("sch")
             mine[r.actor] = []
-            answered[r.actor] = own_busy[r.actor] = False
-        elif r.kind == Ev.TRYLOCK_FAIL:
-            own_busy[r.actor] = True
-        elif r.kind == Ev.OP_END and op in ("ssch", "hsch", "csch"):
+            answered[r.actor] = False
+            op_sch[r.actor] = sch
+            busy[r.actor] = any(a != r.actor and s == sch for a, s in op_sch.items()) or any(
+                a != r.actor and any(lock_sch(view, x) in (None, sch) for x in locks)
+                for a, locks in held.items()
+            )
+            for a, s in op_sch.items():
+                if a != r.actor and s == sch:
+                    busy[a] = True
+        elif kind == Ev.OP_END:
+            op_sch.pop(r.actor, None)
             ret = signed(r.arg("result"))
-            core = ret in (-EBADF, -K.ENODEV) or (ret == -K.EAGAIN and own_busy.get(r.actor))
-            if ret < 0 and not answered.get(r.actor) and not core:
+            # Refused by the vfio core (not open, removed), or -EAGAIN while another
+            # actor was active on the subchannel: QEMU's retry resolves it.
+            core = ret in (-EBADF, -K.ENODEV) or (ret == -K.EAGAIN and busy.get(r.actor))
+            if (
+                op in ("ssch", "hsch", "csch")
+                and ret < 0
+                and not answered.get(r.actor)
+                and (not core)
+            ):
                 sch = r.arg("sch")
                 out.append(
                     view.finding(
                         "driver.retcode",
-                        f"{op} answered {K.errno_name(ret)} outside the FSM",
+                        f"{op} answered {K.errno_name(ret)} outside the FSM"
+                        + (" with nothing else active on the subchannel: a retry cannot "
+                           "resolve it" if ret == -K.EAGAIN else ""),
                         r,
                         op,
                         now[sch],
                         sch,
+                        where=f"{K.errno_name(ret)} outside the FSM",
                     )
-                )
+                )  # fmt: skip
         if r.kind == Ev.RET:
             answered[r.actor] = True
         elif r.kind == Ev.FSM:
@@ -176,73 +217,72 @@ def idle_no_cp(view: RunView) -> list[Finding]:
 
 @rule(
     "driver.cp-free-final",
-    "D.1 io_todo, E1, E8, E10",
-    "the interrupt path frees a cp only on its own final solicited interrupt in CP_PENDING",
+    "D.1 io_todo, C.1, E1, E8, E10, E18",
+    "a cp is freed only when nothing can still use it, and never from interrupt context",
+    needs=(Ev.CP_ALLOC, Ev.CP_FREE),
 )
 def cp_free_final(view: RunView) -> list[Finding]:
-    """The bottom half may free the channel program only in CP_PENDING, only for a
-    final, solicited interruption (the IRB it processed, from its TODO record), or in
-    NOT_OPER (the deferred free of ``notoper_work``, E18); and for
-    a halt's or clear's status only if that program was live when the halt or clear was
-    accepted (E10). The top half never frees it; a userspace path frees it only in
-    CP_PROCESSING (request error), STANDBY or NOT_OPER (close)."""
+    """Safety, not the reference's order of steps. A channel program may be freed only
+    when (a) the channel can no longer fetch it: the start that runs it has ended
+    (a final solicited interruption was taken), was cancelled (XSCH) or cleared
+    (CSCH), the subchannel was disabled or the device went away (C.1, E1, E10); and
+    (b) no other request is still building it (E8). The top half never frees it: no
+    sleeping free from interrupt context (D.4, E18). Which FSM state the driver is in
+    when it frees is its own business."""
     out = []
-    live_gen = [0] * view.nsch
-    cancel_gen = [0] * view.nsch
-    last_irq = [0] * view.nsch
-    # A bottom-half free is judged by the IRB the bottom half processed: its TODO
-    # record when the driver writes one, else the last IRB the top half delivered.
-    pending: dict[int, tuple[Record, str, State, int, int, int, int]] = {}
-
-    def judge(fr: Record, fop: str, st: State, sch: int, gen: int, aimed: int, w0: int) -> None:
-        bad = None
-        if st == State.NOT_OPER:
-            return  # the deferred free after NOT_OPER (notoper_work, E18)
-        if st != State.CP_PENDING:
-            bad = f"bottom half freed the cp in {st.name}"
-        elif not (S.is_final(w0) and S.is_solicited(w0)):
-            bad = f"bottom half freed the cp on {S.describe(w0)}"
-        elif w0 & (S.FC_HALT | S.FC_CLEAR) and aimed != gen:
-            bad = "bottom half freed a cp on the status of a halt/clear aimed at another"
-        if bad:
-            out.append(view.finding("driver.cp-free-final", bad, fr, fop, st, sch))
-
-    for r, op, _ in view.walk():
-        if r.kind == Ev.CP_ALLOC:
-            live_gen[r.arg("sch")] = r.arg("gen")
-        elif r.kind == Ev.INTERRUPT:
-            last_irq[r.arg("sch")] = r.arg("scsw0")
-        elif r.kind == Ev.INSTR and r.arg("instr") & 0xFF in (2, 3) and r.arg("cc") == 0:
-            cancel_gen[r.arg("sch")] = live_gen[r.arg("sch")]
-        elif r.kind == Ev.CP_FREE:
-            sch, st, gen = r.arg("sch"), State(r.arg("fsm")), r.arg("gen")
-            live_gen[sch] = 0
-            if r.actor == view.workqueue_actor:
-                if r.actor in pending:
-                    judge(*pending.pop(r.actor))
-                pending[r.actor] = (r, op, st, sch, gen, cancel_gen[sch], last_irq[sch])
-            elif r.actor == view.channel_actor:
-                out.append(
-                    view.finding(
-                        "driver.cp-free-final", "interrupt context freed the cp", r, op, st, sch
-                    )
-                )
-            elif st not in (State.CP_PROCESSING, State.STANDBY, State.NOT_OPER):
-                out.append(
-                    view.finding(
-                        "driver.cp-free-final",
-                        f"userspace path freed the cp in {st.name}",
-                        r,
-                        op,
-                        st,
-                        sch,
-                    )
-                )
-        elif r.kind == Ev.TODO and r.actor in pending:
-            fr, fop, st, sch, gen, aimed, _ = pending.pop(r.actor)
-            judge(fr, fop, st, sch, gen, aimed, r.arg("scsw0"))
-    for args in pending.values():
-        judge(*args)
+    nsch = view.nsch
+    live = [0] * nsch  # live generation (0: none)
+    running = [0] * nsch  # generation the channel may fetch (0: none)
+    builder: dict[int, tuple[int, int]] = {}  # sch -> (actor, gen) still building it
+    for r, op, _states in view.walk():
+        kind = r.kind
+        if kind == Ev.OP_END or (kind == Ev.RET and r.arg("what") == Event.IO_REQ):
+            for sch, (a, _) in list(builder.items()):
+                if a == r.actor:
+                    del builder[sch]
+            continue
+        if kind == Ev.HW_EVENT and r.arg("event") == NOT_OPERATIONAL:
+            if 0 <= r.arg("sch") < nsch:
+                running[r.arg("sch")] = 0
+            continue
+        if kind not in (Ev.CP_ALLOC, Ev.CP_FREE, Ev.INSTR, Ev.INTERRUPT):
+            continue
+        sch = r.arg("sch")
+        if kind == Ev.CP_ALLOC:
+            live[sch] = r.arg("gen")
+            if r.actor < view.nworkers:
+                builder[sch] = (r.actor, live[sch])
+        elif kind == Ev.INSTR and r.arg("cc") == 0:
+            instr = r.arg("instr") & 0xFF
+            if instr == Instr.SSCH:
+                running[sch] = live[sch]
+                builder.pop(sch, None)  # built: the request issued it
+            elif instr in (Instr.XSCH, Instr.CSCH, Instr.MSCH):
+                running[sch] = 0  # cancelled, cleared, or disabled (MSCH cc 0: idle)
+        elif kind == Ev.INTERRUPT:
+            w0 = r.arg("scsw0")
+            if S.is_final(w0) and S.is_solicited(w0):
+                running[sch] = 0
+        elif kind == Ev.CP_FREE:
+            gen, st = r.arg("gen"), State(r.arg("fsm"))
+            bad, where = "", ""
+            if r.actor == view.channel_actor:
+                bad = where = "interrupt context freed the cp"
+            elif running[sch] and running[sch] == gen:
+                bad = "freed a cp the channel may still fetch (its start has not ended)"
+                where = "freed a cp the channel may still fetch"
+            elif (
+                sch in builder
+                and builder[sch] == (builder[sch][0], gen)
+                and (builder[sch][0] != r.actor)
+            ):
+                bad = where = "freed a cp another request is still building"
+            if bad:
+                out.append(view.finding("driver.cp-free-final", bad, r, op, st, sch, where=where))
+            if live[sch] == gen:
+                live[sch] = 0
+            if running[sch] == gen:
+                running[sch] = 0
     return out
 
 

@@ -42,7 +42,13 @@ def sleep_in_atomic(view: RunView) -> list[Finding]:
         if r.kind == Ev.SLEEP_IN_ATOMIC:
             name = view.lock_names.get(r.arg("lock"), f"#{r.arg('lock')}")
             out.append(
-                view.finding("lock.sleep-in-atomic", f"sleeping on {name} in atomic context", r, op)
+                view.finding(
+                    "lock.sleep-in-atomic",
+                    f"sleeping on {name} in atomic context",
+                    r,
+                    op,
+                    where=lock_class(view, r.arg("lock")),
+                )
             )
     return out
 
@@ -61,6 +67,7 @@ def double_acquire(view: RunView) -> list[Finding]:
             f"re-acquired {view.lock_names.get(r.arg('lock'), r.arg('lock'))}",
             r,
             op,
+            where=lock_class(view, r.arg("lock")),
         )
         for r, op, _ in view.walk()
         if r.kind == Ev.DOUBLE_ACQUIRE
@@ -142,7 +149,13 @@ def lock_order(view: RunView) -> list[Finding]:
                 if cycle:
                     graph.cycles.setdefault(r.seq, set()).update(graph.cycle_runs)
                     out.append(
-                        view.finding("lock.order", "lock order cycle: " + " -> ".join(cycle), r, op)
+                        view.finding(
+                            "lock.order",
+                            "lock order cycle: " + " -> ".join(cycle),
+                            r,
+                            op,
+                            where=" ".join(sorted(set(cycle))),
+                        )
                     )
             held.setdefault(r.actor, []).append(slot)
         elif r.kind == Ev.LOCK_RELEASE:
@@ -310,6 +323,7 @@ def cross_subchannel(view: RunView) -> list[Finding]:
                         op,
                         states[sch],
                         sch,
+                        where=lock_class(view, foreign[0]),
                     )
                 )
     return out

@@ -1,21 +1,24 @@
 """Rules, findings and the view of a run every oracle reads.
 
 An oracle is a pure function of a :class:`RunView` returning :class:`Finding` s. A
-finding is keyed by (rule id, op kind, FSM state, target), not by stack frames, so the
-same bug found twice is one finding and dedup is stable across code changes.
+finding is keyed by (rule id, where, target): ``where`` is the clause of the rule that
+was violated or, for a crash, the code location that raised. The op and FSM state it
+happened in stay in the report, not in the key, so one bug met in four ops is one
+finding, and dedup is stable across code changes.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable
 
-from ccwfuzz.driver.contract import State
+from ccwfuzz.driver.contract import Event, State
 from ccwfuzz.program import Program
 from ccwfuzz.program.ops import OPS
 from ccwfuzz.program.run import RunResult
 from ccwfuzz.sync import Outcome
-from ccwfuzz.sync.history import Ev, Record
+from ccwfuzz.sync.history import ARGS, NO_EVENT, Ev, Instr, Record
 
 
 @dataclasses.dataclass(frozen=True)
@@ -28,19 +31,72 @@ class Finding:
     sch: int = -1
     seq: int = -1
     actor: int = -1
+    where: str = ""
 
     @property
-    def key(self) -> tuple[str, str, str, str]:
-        return (self.rule, self.op, self.state, self.target)
+    def key(self) -> tuple[str, str, str]:
+        return (self.rule, self.where, self.target)
 
     def line(self) -> str:
         where = f" at seq {self.seq}" if self.seq >= 0 else ""
         return f"[{self.rule}] {self.message} (op {self.op}, state {self.state}{where})"
 
 
+def _clause(message: str) -> str:
+    cut = min((i for i in (message.find(":"), message.find(" (")) if i >= 0), default=-1)
+    return message[:cut] if cut >= 0 else message
+
+
+def _domains(nsch: int, nactors: int) -> dict[str, frozenset[int] | range]:
+    states = frozenset(int(x) for x in State)
+    return {
+        "sch": range(nsch),
+        "op": range(1, len(OPS) + 1),
+        "fsm": states,
+        "old": states,
+        "new": states,
+        "fsm_before": states,
+        "fsm_after": states,
+        "owner": range(-1, nactors),
+    }
+
+
+def well_formed(records: list[Record], nsch: int, nactors: int) -> tuple[list[Record], int]:
+    """The records every oracle may rely on: known kind, a real actor, and each
+    argument with a fixed domain (subchannel, op, FSM state) inside it. Others come
+    from memory corruption or a driver writing records by hand; they are dropped and
+    counted (the run is then judged on what is left)."""
+    domains = _domains(nsch, nactors)
+    kinds = {int(k): ARGS[k] for k in Ev}
+    keep = []
+    for r in records:
+        names = kinds.get(r[2])
+        if names is None or not 0 <= r[1] < nactors:
+            continue
+        ok = True
+        for i, name in enumerate(names):
+            dom = domains.get(name)
+            if dom is not None and r[3 + i] not in dom:
+                ok = name == "owner" and r[3 + i] == 0xFFFFFFFF  # "nobody" (BAD_UNLOCK)
+                if not ok:
+                    break
+        if ok and r[2] == Ev.INSTR and r[3] & 0xFF not in _INSTRS:
+            ok = False
+        if ok and r[2] == Ev.FSM and r[6] not in _EVENTS:
+            ok = False
+        if ok:
+            keep.append(r)
+    return keep, len(records) - len(keep)
+
+
+_INSTRS = frozenset(int(i) for i in Instr)
+_EVENTS = frozenset({*(int(e) for e in Event), NO_EVENT})
+
+
 @dataclasses.dataclass
 class RunView:
-    """A finished run as the oracles see it."""
+    """A finished run as the oracles see it. Records that are not well formed
+    (:func:`well_formed`) are dropped on construction and counted in ``malformed``."""
 
     records: list[Record]
     outcome: Outcome
@@ -55,9 +111,22 @@ class RunView:
     lock_graph: object | None = None  # a locking.LockGraph shared across runs
     #: Per worker, the op it was in when the run ended (kept outside the history ring).
     current_ops: list[tuple[int, int] | None] = dataclasses.field(default_factory=list)
+    #: The state each subchannel started in (default: STANDBY for all).
+    initial_states: list[State] = dataclasses.field(default_factory=list)
+    crashes: dict[int, str] = dataclasses.field(default_factory=dict)
+    malformed: int = 0
     _walk: list[tuple[Record, str, tuple[State, ...]]] | None = dataclasses.field(
         default=None, repr=False, compare=False
     )
+
+    def __post_init__(self) -> None:
+        self.records, bad = well_formed(self.records, self.nsch, self.nworkers + 2)
+        self.malformed += bad
+
+    @functools.cached_property
+    def kinds(self) -> frozenset[int]:
+        """The record kinds present in the run."""
+        return frozenset(r[2] for r in self.records)
 
     @property
     def channel_actor(self) -> int:
@@ -72,7 +141,8 @@ class RunView:
         the record; computed once per run and shared by every oracle."""
         if self._walk is None:
             op_of: dict[int, str] = {self.channel_actor: "irq", self.workqueue_actor: "todo"}
-            states = [State.STANDBY] * self.nsch
+            init = list(self.initial_states)[: self.nsch]
+            states = init + [State.STANDBY] * (self.nsch - len(init))
             snap = tuple(states)
             out = []
             for r in self.records:
@@ -94,11 +164,16 @@ class RunView:
         op: str = "-",
         state: State | str = "-",
         sch: int = -1,
+        where: str = "",
     ) -> Finding:
+        """A finding of ``rule``; ``where`` names the violated clause (default: the
+        message up to its first colon or parenthesis, which rules keep free of run
+        specific values)."""
         st = state.name if isinstance(state, State) else state
+        where = where or _clause(message)
         if r is None:
-            return Finding(rule, message, self.target, op, st, sch)
-        return Finding(rule, message, self.target, op, st, sch, r.seq, r.actor)
+            return Finding(rule, message, self.target, op, st, sch, where=where)
+        return Finding(rule, message, self.target, op, st, sch, r.seq, r.actor, where)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -110,6 +185,14 @@ class Rule:
     #: The rule judges how the run ended (deadlock, step budget, a free run's clock),
     #: not what its history shows: it has nothing to say about an inconclusive run.
     judges_ending: bool = False
+    #: Record kinds the rule cannot judge without: in a run where one is absent the
+    #: rule is "not judged" (never "clean"); a driver that skips the toolkit call that
+    #: writes it is told so by ``check-driver``.
+    needs: frozenset[Ev] = frozenset()
+
+    def judges(self, view: RunView) -> bool:
+        """Whether this rule can judge the run (all the records it needs are there)."""
+        return self.needs <= view.kinds
 
     @property
     def doc(self) -> str:
@@ -141,19 +224,26 @@ def view_of(
         lock_names=lock_names or {},
         lock_graph=lock_graph,
         current_ops=result.current_ops,
+        initial_states=result.initial_states,
+        crashes=result.crashes,
     )
 
 
 def rule(
-    rule_id: str, spec: str, statement: str, judges_ending: bool = False
+    rule_id: str,
+    spec: str,
+    statement: str,
+    judges_ending: bool = False,
+    needs: tuple[Ev, ...] = (),
 ) -> Callable[[Callable[[RunView], list[Finding]]], Callable[[RunView], list[Finding]]]:
     """Register an oracle under a stable id, with its spec section and one-line rule;
-    ``judges_ending`` for a rule about how the run ended rather than what it did."""
+    ``judges_ending`` for a rule about how the run ended rather than what it did;
+    ``needs``: the record kinds without which it cannot judge a run."""
 
     def register(fn: Callable[[RunView], list[Finding]]) -> Callable[[RunView], list[Finding]]:
         if rule_id in RULES:
             raise ValueError(f"duplicate rule id {rule_id}")
-        RULES[rule_id] = Rule(rule_id, spec, statement, fn, judges_ending)
+        RULES[rule_id] = Rule(rule_id, spec, statement, fn, judges_ending, frozenset(needs))
         return fn
 
     return register
@@ -163,10 +253,19 @@ def check(view: RunView, rules: list[str] | None = None, endings: bool = True) -
     """Run the oracles (all, or the given ids) over one run; findings in seq order,
     one per key. ``endings=False`` leaves out the rules that judge how the run ended
     (for a run that ended for a reason outside the driver, e.g. a free run's clock)."""
-    found: dict[tuple[str, str, str, str], Finding] = {}
+    found: dict[tuple[str, str, str], Finding] = {}
     for rid, r in RULES.items():
         if (rules is not None and rid not in rules) or (r.judges_ending and not endings):
+            continue
+        if not r.judges(view):
             continue
         for f in r.check(view):
             found.setdefault(f.key, f)
     return sorted(found.values(), key=lambda f: (f.seq, f.rule))
+
+
+def not_judged(view: RunView, rules: list[str] | None = None) -> list[str]:
+    """The rules (all, or the given ids) that could not judge this run: a record kind
+    they need is absent from its history."""
+    return [rid for rid, r in RULES.items() if (rules is None or rid in rules)
+            and not r.judges(view)]  # fmt: skip

@@ -19,6 +19,7 @@ def poison_read(view: RunView) -> list[Finding]:
             op,
             states[r.arg("sch")],
             r.arg("sch"),
+            where="channel fetched freed CCW memory",
         )
         for r, op, states in view.walk()
         if r.kind == Ev.POISON_READ
@@ -54,12 +55,30 @@ def deadlock(view: RunView) -> list[Finding]:
 
 @rule("actor.crash", "DESIGN 5", "no actor raises or dies")
 def crash(view: RunView) -> list[Finding]:
-    """An exception escaped an actor (driver code raised)."""
-    return [
-        view.finding("actor.crash", "actor raised an exception", r, op)
-        for r, op, _ in view.walk()
-        if r.kind == Ev.CRASH
-    ]
+    """An exception escaped an actor (driver code raised). The finding carries the
+    last line of the formatted traceback; the full traceback is kept with the run
+    (``RunResult.crashes``) and printed by ``ccwfuzz run``. Keyed by the raising
+    code location, so one bug met from several ops is one finding."""
+    out = []
+    for r, op, _ in view.walk():
+        if r.kind == Ev.CRASH:
+            text = view.crashes.get(r.actor, "").rstrip().splitlines()
+            last = text[-1] if text else "an exception"
+            site = _site(text) or f"site {r.arg('code'):04x}"
+            out.append(view.finding("actor.crash", f"actor raised {last} in {site}", r, op,
+                                    where=site))  # fmt: skip
+    return out
+
+
+def _site(lines: list[str]) -> str:
+    """``file:function`` of the innermost frame of a formatted traceback."""
+    for line in reversed(lines):
+        line = line.strip()
+        if line.startswith('File "'):
+            path, _, rest = line[6:].partition('", line ')
+            func = rest.partition(", in ")[2]
+            return f"{path.rsplit('/', 1)[-1]}:{func}"
+    return ""
 
 
 @rule(

@@ -68,6 +68,10 @@ class RunResult:
     decisions_truncated: bool = False
     #: Why the run is inconclusive (a tool fault such as a killed actor), else "".
     fault: str = ""
+    #: The FSM state each subchannel started the run in (the driver's initial_state).
+    initial_states: list[State] = dataclasses.field(default_factory=list)
+    #: Per crashed actor, the formatted traceback of what it raised (last frames).
+    crashes: dict[int, str] = dataclasses.field(default_factory=dict)
 
     @functools.cached_property
     def records(self) -> list[Record]:
