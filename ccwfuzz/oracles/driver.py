@@ -413,3 +413,140 @@ def final_delivered(view: RunView) -> list[Finding]:
                 )
             )
     return out
+
+
+SIZES = {"ssch": K.IO_REGION_SIZE, "hsch": K.ASYNC_REGION_SIZE, "csch": K.ASYNC_REGION_SIZE}
+
+
+@rule(
+    "driver.user-answer",
+    "D.4, B.1 (passthrough)",
+    "what a region write returns to userspace is what the FSM answered",
+    needs=(Ev.RET,),
+)
+def user_answer(view: RunView) -> list[Finding]:
+    """Judged at the userspace boundary: a start, halt or clear whose request reached
+    the FSM returns to the worker the FSM's ``ret_code`` if it is non-zero, else the
+    byte count (spec D.4), so QEMU derives the guest condition code from the answer
+    for *this* request. A return code read after ``io_mutex`` was dropped (another
+    request's answer) or lost on the way out is a finding."""
+    out = []
+    last: dict[int, int | None] = {}  # actor -> the FSM's last answer in this op
+    for r, op, states in view.walk():
+        if r.kind == Ev.OP_BEGIN:
+            last[r.actor] = None
+        elif r.kind == Ev.RET and r.arg("what") in (Event.IO_REQ, Event.ASYNC_REQ):
+            last[r.actor] = signed(r.arg("ret"))
+        elif r.kind == Ev.TRYLOCK_FAIL:
+            last[r.actor] = None  # a later attempt never reached the FSM
+        elif r.kind == Ev.OP_END and op in SIZES and last.get(r.actor) is not None:
+            answer = last[r.actor]
+            assert answer is not None
+            want = answer if answer else SIZES[op]
+            got = signed(r.arg("result"))
+            if got != want:
+                sch = r.arg("sch")
+                out.append(
+                    view.finding(
+                        "driver.user-answer",
+                        f"{op} returned {K.errno_name(got)} to userspace; the FSM answered "
+                        f"{K.errno_name(answer)}",
+                        r,
+                        op,
+                        states[sch],
+                        sch,
+                        where="returned another answer than the FSM's",
+                    )
+                )
+    return out
+
+
+@rule(
+    "driver.irb-translated",
+    "D.1 io_todo, A.2",
+    "an IRB userspace reads carries the guest's CCW address, never the host program's",
+    needs=(Ev.CP_ALLOC, Ev.IRB_READ),
+)
+def irb_translated(view: RunView) -> list[Finding]:
+    """Judged on what userspace received: the CCW address of a solicited status of a
+    start (FC start only, status pending, deferred cc 0, where the CPA is meaningful,
+    A.2) never points into a channel program the driver built in host memory; the
+    bottom half translates it back to the guest's (``cp_update_scsw``, D.1 step 2).
+    Statuses whose CPA carries no meaning (halt or clear status, deferred cc 1 or 3,
+    unsolicited status) are not judged."""
+    out = []
+    hosts: list[set[tuple[int, int]]] = [set() for _ in range(view.nsch)]
+    for r, op, states in view.walk():
+        if r.kind == Ev.CP_ALLOC:
+            hosts[r.arg("sch")].add((r.arg("addr"), r.arg("addr") + max(8, r.arg("length"))))
+        elif r.kind == Ev.IRB_READ:
+            sch, w0, cpa = r.arg("sch"), r.arg("scsw0"), r.arg("cpa")
+            meaningful = (
+                w0 & S.FC == S.FC_START
+                and w0 & S.SC_PENDING
+                and S.is_solicited(w0)
+                and not w0 >> 24 & 3
+                and cpa
+            )
+            if meaningful and any(lo <= cpa <= hi for lo, hi in hosts[sch]):
+                out.append(
+                    view.finding(
+                        "driver.irb-translated",
+                        f"userspace got CCW address {cpa:#x}, inside the host channel program",
+                        r,
+                        op,
+                        states[sch],
+                        sch,
+                        where="untranslated CCW address",
+                    )
+                )
+    return out
+
+
+LIFECYCLE_END = {
+    "open": ({State.IDLE, State.NOT_OPER}, "fsm_open: IDLE (or NOT_OPER on failure)"),
+    "close": ({State.STANDBY, State.NOT_OPER}, "fsm_close: STANDBY (or NOT_OPER)"),
+    "reset": ({State.IDLE, State.NOT_OPER}, "CLOSE + OPEN: IDLE (or NOT_OPER)"),
+}
+
+
+@rule(
+    "driver.lifecycle",
+    "D.1 (fsm_open, fsm_close), E15, E16",
+    "open, close and reset leave the FSM where the contract says, and say so",
+    needs=(Ev.FSM,),
+)
+def lifecycle(view: RunView) -> list[Finding]:
+    """Judged on the lifecycle op's own result and its own transitions (those the
+    worker's actor wrote during the op): a successful open ends IDLE, a successful
+    close STANDBY, a successful reset IDLE, each or NOT_OPER if the device went away
+    (spec D.1); an open that failed does not leave the device IDLE when it returns
+    (E15); an op that moved no state is not judged."""
+    out = []
+    moves: dict[int, list[State]] = {}
+    for r, op, states in view.walk():
+        if r.kind == Ev.OP_BEGIN:
+            moves[r.actor] = []
+        elif r.kind == Ev.FSM and r.actor < view.nworkers:
+            moves.setdefault(r.actor, []).append(State(r.arg("new")))
+        elif r.kind == Ev.OP_END and op in LIFECYCLE_END and moves.get(r.actor):
+            ret, last, sch = signed(r.arg("result")), moves[r.actor][-1], r.arg("sch")
+            ends, says = LIFECYCLE_END[op]
+            bad = ""
+            if ret == 0 and last not in ends:
+                bad = f"{op} returned 0 but left {last.name} ({says})"
+            elif ret < 0 and op == "open" and states[sch] == State.IDLE:
+                bad = f"open failed ({K.errno_name(ret)}) but left the device IDLE (E15)"
+            if bad:
+                out.append(
+                    view.finding(
+                        "driver.lifecycle",
+                        bad,
+                        r,
+                        op,
+                        states[sch],
+                        sch,
+                        where=f"{op} left {last.name}",
+                    )  # fmt: skip
+                )
+    return out

@@ -154,3 +154,58 @@ class FreeModeSpin(Reference):
         while not ctx.controlled:
             ctx.point()
         return super().region_read(ctx, sch, offset, n)
+
+
+class IgnoresRetCode(Reference):
+    """The I/O region write returns the byte count whatever the FSM answered: a
+    return code lost between the FSM and userspace (only the boundary sees it)."""
+
+    name = "ignores-retcode"
+
+    def io_write(self, ctx: Context, sch: int, off: int, data: bytes) -> int:
+        super().io_write(ctx, sch, off, data)
+        return len(data)
+
+
+class RetAfterUnlock(Reference):
+    """Reads ``ret_code`` after dropping ``io_mutex``: a racing request's answer can
+    reach this request's caller (held out of the zoo: found only at the boundary)."""
+
+    name = "ret-after-unlock"
+
+    def io_write(self, ctx: Context, sch: int, off: int, data: bytes) -> int:
+        from ccwfuzz.driver.contract import Event
+
+        mutex = self.k.io_mutex[sch]
+        if not mutex.trylock(ctx):
+            return -11
+        try:
+            self.copy_in(ctx, sch, 16, off, data)
+            self.fsm_event(ctx, sch, Event.IO_REQ)
+        finally:
+            mutex.unlock(ctx)
+        ctx.point()
+        ret = self.io_ret(sch)
+        return ret if ret else len(data)
+
+
+class UntranslatedCpa(Reference):
+    """The bottom half leaves the status's CCW address pointing into the host
+    program (``cp_update_scsw`` forgotten)."""
+
+    name = "untranslated-cpa"
+
+    def cp_update_scsw(self, sch: int, irb: bytearray) -> None:
+        pass
+
+
+class OpenLeavesStandby(Reference):
+    """``fsm_open`` enables the subchannel and then puts the state back to STANDBY."""
+
+    name = "open-leaves-standby"
+
+    def fsm_open(self, ctx: Context, sch: int, event) -> None:  # type: ignore[no-untyped-def]
+        from ccwfuzz.driver.contract import State
+
+        super().fsm_open(ctx, sch, event)
+        self.set_state(ctx, sch, State.STANDBY, event)

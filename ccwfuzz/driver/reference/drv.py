@@ -160,12 +160,18 @@ class Subchannel(ChannelPrograms):
             if self.frees_cp(sch, w0, before):
                 self.cp_free(ctx, sch)
                 freed = True
-        self.store_irb(ctx, sch, bytes(irb))
+        # Nothing reaches userspace for a device that is closed or gone (E16): upstream
+        # delivers an IRB still queued when NOT_OPER came, with its CCW address left
+        # pointing into the freed host program (README "reference", deviation 4).
+        deliver = before not in (State.NOT_OPER, State.STANDBY)
+        if deliver:
+            self.store_irb(ctx, sch, bytes(irb))
         if self.goes_idle(ctx, sch, w0, freed):
             self.set_state(ctx, sch, State.IDLE, Event.INTERRUPT)
         self.todo_unlock(ctx, sch)
         self.k.processed(ctx, sch, w0, before, freed)
-        self.k.signal_io(ctx, sch)
+        if deliver:
+            self.k.signal_io(ctx, sch)
         return True
 
     def todo_lock(self, ctx: Context, sch: int) -> None:
