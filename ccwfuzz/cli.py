@@ -1,7 +1,7 @@
 """The ``ccwfuzz`` command.
 
-Exit codes: 0 success; 1 a finding (later commands); 2 bad usage or bad input;
-130 interrupted by Ctrl-C.
+Exit codes: 0 success; 1 a finding (``check-driver``: a problem); 2 bad usage or bad
+input; 130 interrupted by Ctrl-C.
 """
 
 from __future__ import annotations
@@ -102,6 +102,8 @@ def _run(args: argparse.Namespace) -> int:
         if args.target:
             resolve(args.target)  # trusted: given on the command line
             replays = [(dataclasses.replace(p, target=args.target), h) for p, h in replays]
+        if args.contract:
+            replays = [(dataclasses.replace(p, contract=args.contract), h) for p, h in replays]
         else:
             for p, _ in replays:
                 resolve(p.target, allow_import=False)
@@ -133,6 +135,9 @@ def _run(args: argparse.Namespace) -> int:
             print(divergence_block(at, expected.events, result.records, len(first.workers), names))
     for f in findings:
         print(finding_block(f, result.records, len(program.workers), names))
+    for actor, text in sorted(result.crashes.items()):
+        print(f"  actor {actor} traceback:")
+        print("".join(f"    {line}\n" for line in text.rstrip().splitlines()), end="")
     if findings and args.token is None:
         print(f"  replay: ccwfuzz run --token {encode(program, expected)}")
     return EXIT_FINDING if findings else EXIT_OK
@@ -171,7 +176,7 @@ def _stress(args: argparse.Namespace) -> int:
     extra = "" if args.target in TARGETS else f" --target {args.target}"
     with Pool(args.target, args.subchannels, args.workers) as pool:
         for hit in stress(pool, args.time, seed=args.seed, mode=Mode(args.mode),
-                          on_progress=progress):  # fmt: skip
+                          on_progress=progress, contract=args.contract):  # fmt: skip
             found += 1
             out.mkdir(parents=True, exist_ok=True)
             path = out / f"{hit.finding.rule}-{digest(hit.program)[:8]}.json"
@@ -179,6 +184,9 @@ def _stress(args: argparse.Namespace) -> int:
             bar.clear()
             print(finding_block(hit.finding, hit.result.records, args.workers,
                                 pool.lock_names()))  # fmt: skip
+            for actor, text in sorted(hit.result.crashes.items()):
+                print(f"  actor {actor} traceback:")
+                print("".join(f"    {line}\n" for line in text.rstrip().splitlines()), end="")
             print(f"  saved: {path} (replay: ccwfuzz run {path}{extra})")
             print(f"  token: ccwfuzz run{extra} --token {hit.token}")
             bar.refresh()
@@ -189,6 +197,32 @@ def _stress(args: argparse.Namespace) -> int:
                 "actor process; re-run)")  # fmt: skip
     print(f"stress {args.target}: {found} finding(s){note}")
     return EXIT_FINDING if found else EXIT_OK
+
+
+def _check_driver(args: argparse.Namespace) -> int:
+    from ccwfuzz.driver import resolve
+    from ccwfuzz.engines.conformance import check_driver
+    from ccwfuzz.exec import Pool
+
+    try:
+        cls = resolve(args.target)
+    except ValueError as e:
+        msg = str(e)
+        if "is not a driver" not in msg:
+            return _err(msg)
+        print(f"check-driver {args.target}:\n  PROBLEM  {msg}")  # what it lacks, in words
+        return EXIT_FINDING
+    with Pool(args.target, subchannels=1, workers=2) as pool:
+        report = check_driver(pool, cls)
+    print("\n".join(report.lines()))
+    return EXIT_OK if report.ok else EXIT_FINDING
+
+
+def _records(args: argparse.Namespace) -> int:
+    from ccwfuzz.sync.history import catalogue
+
+    print(catalogue(), end="")
+    return EXIT_OK
 
 
 def _rules(args: argparse.Namespace) -> int:
@@ -265,6 +299,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="step budget of a controlled run (default 200000)")  # fmt: skip
     p.add_argument("--history", metavar="FILE", help="write the run's history as JSON lines")
     p.add_argument("--target", help="driver to run instead of the file's (may be module:Class)")
+    p.add_argument("--contract", choices=["upstream", "strict"],
+                   help="judge under this IRB contract, not the file's (spec D.4)")  # fmt: skip
     p.set_defaults(func=_run)
     p = sub.add_parser("stress", help="free-running stress of a target with random programs")
     p.add_argument("--target", default="reference", help="driver: a name or module:Class")
@@ -274,7 +310,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mode", choices=["free", "controlled"], default="free")
     p.add_argument("--seed", type=_count(0, 2**32 - 1), default=0)
     p.add_argument("--out", default="reports/findings", help="where findings are saved")
+    p.add_argument("--contract", choices=["upstream", "strict"], default="upstream",
+                   help="IRB contract to judge by: upstream (H1-H3 allowed) or strict")  # fmt: skip
     p.set_defaults(func=_stress)
+    p = sub.add_parser("check-driver", help="say what a driver model lacks (scripted scenarios)")
+    p.add_argument("target", help="driver: a name or module:Class")
+    p.set_defaults(func=_check_driver)
+    p = sub.add_parser("records", help="the history record catalogue the oracles read")
+    p.set_defaults(func=_records)
     p = sub.add_parser("rules", help="list the oracle rules")
     p.set_defaults(func=_rules)
     p = sub.add_parser("targets", help="list the driver targets")

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 
 import pytest
 
 from ccwfuzz.arch import Ccw0, Ccw1, Irb, Orb, Scsw, sid
 from ccwfuzz.device import ChannelSubsystem, CssConfig, list_segments
+
+# Driver models kept for tests (``tests/drivers``) load as ``drivers.<module>:<Class>``.
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 PROGRAM = 0x1000  # where tests put channel programs
 DATA = 0x8000  # where tests put data areas

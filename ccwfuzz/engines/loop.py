@@ -40,6 +40,7 @@ from ccwfuzz.program import (
     Schedule,
     random_program,
 )
+from ccwfuzz.program.ops import CONTRACTS
 from ccwfuzz.program.replay import Fingerprint, encode, fingerprint
 from ccwfuzz.sync import Outcome
 
@@ -102,7 +103,8 @@ class Session:
 
     def __init__(self, executor: Executor, *, mode: Mode = Mode.CONTROLLED, seed: int = 0,
                  max_steps: int = 50_000, seconds: float | None = None,
-                 budget: int | None = None, ops: int = 8) -> None:  # fmt: skip
+                 budget: int | None = None, ops: int = 8,
+                 contract: str = "upstream") -> None:  # fmt: skip
         if not isinstance(mode, Mode):
             raise TypeError(f"mode must be a Mode, not {mode!r}")
         self.executor = executor
@@ -111,6 +113,9 @@ class Session:
         self.max_steps = max_steps
         self.ops = ops
         self.budget = budget
+        if contract not in CONTRACTS:
+            raise ValueError(f"contract must be one of {', '.join(CONTRACTS)}, not {contract!r}")
+        self.contract = contract
         self.start = time.monotonic()
         self.deadline = None if seconds is None else self.start + seconds
         self.stats = Stats()
@@ -127,8 +132,11 @@ class Session:
 
     def generate(self) -> Program:
         ex = self.executor
-        return random_program(self._src, workers=ex.nworkers, subchannels=ex.nsch, ops=self.ops,
-                              target=ex.target)  # fmt: skip
+        program = random_program(self._src, workers=ex.nworkers, subchannels=ex.nsch,
+                                 ops=self.ops, target=ex.target)  # fmt: skip
+        if self.contract != program.contract:
+            program = dataclasses.replace(program, contract=self.contract)
+        return program
 
     def __iter__(self) -> Iterator[Judged]:
         """Judge random programs until the budget or the time is spent."""

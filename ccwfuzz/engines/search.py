@@ -28,7 +28,7 @@ class SearchResult:
 
 def search(executor: Executor, rule: str | None, budget: int, seed: int = 0,
            mode: Mode = Mode.CONTROLLED, seconds: float | None = None,
-           max_steps: int = 50_000) -> SearchResult:  # fmt: skip
+           max_steps: int = 50_000, contract: str = "upstream") -> SearchResult:  # fmt: skip
     """Run up to ``budget`` random programs (or for ``seconds``) against the executor's
     target; stop at the first finding of ``rule`` (any rule when None).
 
@@ -40,7 +40,7 @@ def search(executor: Executor, rule: str | None, budget: int, seed: int = 0,
         (True, 'driver.retcode', True)
     """
     session = Session(executor, mode=mode, seed=seed, max_steps=max_steps, seconds=seconds,
-                      budget=budget)  # fmt: skip
+                      budget=budget, contract=contract)  # fmt: skip
     other: dict[str, int] = {}
     for judged in session:
         for f in judged.findings:

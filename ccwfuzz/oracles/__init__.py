@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ccwfuzz.oracles import arch, driver, locking, runtime
 from ccwfuzz.oracles.locking import LockGraph
-from ccwfuzz.oracles.registry import RULES, Finding, Rule, RunView, check, view_of
+from ccwfuzz.oracles.registry import RULES, Finding, Rule, RunView, check, not_judged, view_of
 
 __all__ = [
     "RULES",
@@ -16,6 +16,7 @@ __all__ = [
     "check",
     "driver",
     "locking",
+    "not_judged",
     "runtime",
     "view_of",
 ]

@@ -547,6 +547,6 @@ def lifecycle(view: RunView) -> list[Finding]:
                         states[sch],
                         sch,
                         where=f"{op} left {last.name}",
-                    )  # fmt: skip
+                    )
                 )
     return out
