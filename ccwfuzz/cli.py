@@ -102,11 +102,11 @@ def _run(args: argparse.Namespace) -> int:
         if args.target:
             resolve(args.target)  # trusted: given on the command line
             replays = [(dataclasses.replace(p, target=args.target), h) for p, h in replays]
-        if args.contract:
-            replays = [(dataclasses.replace(p, contract=args.contract), h) for p, h in replays]
         else:
             for p, _ in replays:
                 resolve(p.target, allow_import=False)
+        if args.contract:
+            replays = [(dataclasses.replace(p, contract=args.contract), h) for p, h in replays]
     except (ProgramError, ValueError) as e:
         return _err(str(e))
     mode = Mode(args.mode)
@@ -237,13 +237,17 @@ def _targets(args: argparse.Namespace) -> int:
     import importlib
 
     from ccwfuzz.driver import TARGETS
+    from ccwfuzz.driver.zoo import override_points
 
+    overrides = override_points()
     print(f"{'target':<28} {'caught by':<28} what")
     for name, cls in TARGETS.items():
         doc = importlib.import_module(cls.__module__).__doc__ or ""
         first = doc.strip().splitlines()[0] if doc.strip() else ""
         what = first.split(" -- ", 1)[1] if " -- " in first else first
         print(f"{name:<28} {getattr(cls, 'expected_rule', '') or '-':<28} {what}")
+        if name.startswith("zoo:"):
+            print(f"{'':<28} {'':<28} overrides: {', '.join(overrides[name[4:]])}")
     return EXIT_OK
 
 

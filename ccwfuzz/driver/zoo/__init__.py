@@ -3,7 +3,9 @@
 Each member is the smallest faithful change to :class:`~ccwfuzz.driver.Reference` that
 reintroduces the bug; its module docstring says the bug, the interleaving that triggers
 it, the upstream fix or the seed thread, and the rule that must catch it
-(``expected_rule``). Select one as ``--target zoo:<name>``.
+(``expected_rule``). Select one as ``--target zoo:<name>``. :func:`override_points`
+lists, in one place, which steps of the reference each member overrides (``ccwfuzz
+targets`` prints it).
 """
 
 from __future__ import annotations
@@ -36,3 +38,11 @@ MEMBERS: dict[str, type[Reference]] = {
         SschBeforePending, SingleIrbSlot,
     )
 }  # fmt: skip
+
+
+def override_points() -> dict[str, list[str]]:
+    """Member name -> the reference methods it overrides (its change, in one line)."""
+    return {
+        name: sorted(k for k, v in vars(cls).items() if callable(v) and hasattr(Reference, k))
+        for name, cls in MEMBERS.items()
+    }
