@@ -50,12 +50,13 @@ ENTRY_POINTS = ("region_write", "region_read", "open", "close", "reset", "remove
 ATTRIBUTES = ("name", "initial_state")
 
 # Linux errno values used by the contract (spec D).
-EIO, ENOMEM, EACCES, EFAULT, EBUSY, ENODEV, EINVAL, EAGAIN, EOPNOTSUPP = (
-    5, 12, 13, 14, 16, 19, 22, 11, 95,
+EIO, EBADF, ENOMEM, EACCES, EFAULT, EBUSY, ENODEV, EINVAL, EAGAIN, EOPNOTSUPP = (
+    5, 9, 12, 13, 14, 16, 19, 22, 11, 95,
 )  # fmt: skip
 ERRNO_NAMES = {
-    EIO: "EIO", ENOMEM: "ENOMEM", EACCES: "EACCES", EFAULT: "EFAULT", EBUSY: "EBUSY",
-    ENODEV: "ENODEV", EINVAL: "EINVAL", EAGAIN: "EAGAIN", EOPNOTSUPP: "EOPNOTSUPP",
+    EIO: "EIO", EBADF: "EBADF", ENOMEM: "ENOMEM", EACCES: "EACCES", EFAULT: "EFAULT",
+    EBUSY: "EBUSY", ENODEV: "ENODEV", EINVAL: "EINVAL", EAGAIN: "EAGAIN",
+    EOPNOTSUPP: "EOPNOTSUPP",
 }  # fmt: skip
 
 # Region file offsets (spec A.7): index << 10.

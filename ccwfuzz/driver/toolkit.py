@@ -121,8 +121,8 @@ class Toolkit:
                     if operand is None:
                         raise ProgramInterruption(instr.name.lower(), "no operand")
                     cc = css.ssch(sid, operand) if instr == Instr.SSCH else css.msch(sid, operand)
-                elif instr == Instr.STSCH:
-                    cc = css.stsch(sid)[0]
+                elif instr in (Instr.STSCH, Instr.TSCH):  # (the IRB/SCHIB: see their methods)
+                    cc = (css.stsch(sid) if instr == Instr.STSCH else css.tsch(sid))[0]
                 else:
                     cc = getattr(css, instr.name.lower())(sid)
             except ProgramInterruption:
@@ -210,7 +210,8 @@ class Toolkit:
         ctx.point()
         w[d + D_CP_INIT] = 0
         self.poison(w[d + D_CP_HOST])
-        ctx.record(Ev.CP_FREE, sch, w[d + D_CP_GEN], w[d + D_CP_HOST], self.state(sch))
+        atomic = int(ctx.irq or ctx.spin_depth > 0)
+        ctx.record(Ev.CP_FREE, sch, w[d + D_CP_GEN], w[d + D_CP_HOST], self.state(sch), atomic)
         return True
 
     def slot_addr(self, sch: int, gen: int) -> int:
@@ -222,12 +223,15 @@ class Toolkit:
     # ---- toolkit: the regions (spec A.7, D.4) -------------------------------------------
     def copy_in(self, ctx: Context, sch: int, area: int, off: int, data: bytes) -> None:
         """Copy bytes into a region area (``D_IO_REGION``, ``D_CMD_REGION``) in 32-byte
-        chunks, each a scheduling point (a racing copy can interleave, spec E2)."""
+        chunks, each a scheduling point (a racing copy can interleave, spec E2). Raises
+        ``ValueError`` for a copy past the end of a region area."""
+        _bounds(area, off, len(data))
         for k in range(0, len(data), CHUNK):
             ctx.point()
             self.set_bytes(sch, area, off + k, data[k : k + CHUNK])
 
     def copy_out(self, ctx: Context, sch: int, area: int, off: int, n: int) -> bytes:
+        _bounds(area, off, n)
         out = b""
         for k in range(0, n, CHUNK):
             ctx.point()
@@ -268,3 +272,10 @@ class Toolkit:
 
 
 _STATES = frozenset(int(s) for s in State)
+_AREAS = {D_IO_REGION: IO_REGION_SIZE, D_CMD_REGION: ASYNC_REGION_SIZE}
+
+
+def _bounds(area: int, off: int, n: int) -> None:
+    size = _AREAS.get(area)
+    if size is not None and (off < 0 or n < 0 or off + n > size):
+        raise ValueError(f"copy of {n} bytes at {off} overruns a {size}-byte region area")

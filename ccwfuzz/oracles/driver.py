@@ -13,7 +13,7 @@ from ccwfuzz.sync.history import Ev, Instr, Record, signed
 
 WRITE_OP = OPS.index("write") + 1
 NOT_OPERATIONAL = HW_EVENTS.index("not_operational") + 1
-EBADF = 9
+EBADF = K.EBADF
 IO_REQ_IDLE_RETS = {
     0,
     -K.EBUSY,
@@ -127,6 +127,7 @@ def return_codes(view: RunView) -> list[Finding]:
                 and ret == 0
                 and State.CP_PENDING not in moves
                 and now[sch] != State.NOT_OPER
+                and op == "ssch"  # a raw write may carry no function: ret_code echoed (H4)
             ):
                 bad = f"IO_REQ in IDLE returned 0 without reaching CP_PENDING ({_names(moves)})"
             elif (
@@ -226,9 +227,9 @@ def cp_free_final(view: RunView) -> list[Finding]:
     when (a) the channel can no longer fetch it: the start that runs it has ended
     (a final solicited interruption was taken), was cancelled (XSCH) or cleared
     (CSCH), the subchannel was disabled or the device went away (C.1, E1, E10); and
-    (b) no other request is still building it (E8). The top half never frees it: no
-    sleeping free from interrupt context (D.4, E18). Which FSM state the driver is in
-    when it frees is its own business."""
+    (b) no other request is still building it (E8). It is never freed in atomic
+    context (the top half, or under a spin lock: unpinning sleeps; D.4, E18). Which FSM
+    state the driver is in when it frees is its own business."""
     out = []
     nsch = view.nsch
     live = [0] * nsch  # live generation (0: none)
@@ -266,8 +267,8 @@ def cp_free_final(view: RunView) -> list[Finding]:
         elif kind == Ev.CP_FREE:
             gen, st = r.arg("gen"), State(r.arg("fsm"))
             bad, where = "", ""
-            if r.actor == view.channel_actor:
-                bad = where = "interrupt context freed the cp"
+            if r.arg("atomic"):
+                bad = where = "freed the cp in atomic context (interrupt, spin lock held)"
             elif running[sch] and running[sch] == gen:
                 bad = "freed a cp the channel may still fetch (its start has not ended)"
                 where = "freed a cp the channel may still fetch"

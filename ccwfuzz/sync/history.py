@@ -60,7 +60,7 @@ ARGS: dict[Ev, tuple[str, ...]] = {
     Ev.LOCK_RELEASE: ("lock",),
     Ev.LOCK_WAIT: ("lock", "owner"),
     Ev.CP_ALLOC: ("sch", "gen", "addr", "guest", "length"),
-    Ev.CP_FREE: ("sch", "gen", "addr", "fsm"),
+    Ev.CP_FREE: ("sch", "gen", "addr", "fsm", "atomic"),
     Ev.POISON_READ: ("sch", "addr"),
     Ev.IRB_STORE: ("sch", "hash", "scsw0"),
     Ev.IRB_READ: ("sch", "hash", "scsw0", "cpa"),
@@ -112,7 +112,8 @@ DOCS: dict[Ev, tuple[str, str]] = {
     ),
     Ev.CP_FREE: (
         "toolkit: cp_free",
-        "generation ``gen`` freed (its memory poisoned) in FSM state ``fsm``",
+        "generation ``gen`` freed (its memory poisoned) in FSM state ``fsm``; ``atomic``: "
+        "in interrupt context or under a spin lock",
     ),
     Ev.POISON_READ: (
         "channel, toolkit: read_state",

@@ -105,8 +105,9 @@ class Subchannel(ChannelPrograms):
             lock.lock(ctx)
             try:
                 with ctx.atomic():  # the instruction, its records and the stash as one step
-                    _cc, irb = self.k.test_subchannel(ctx, sch)
-                    self.stash_irb(ctx, sch, irb)
+                    cc, irb = self.k.test_subchannel(ctx, sch)
+                    if cc == 0:  # an IRB with status (cc 1: nothing was pending)
+                        self.stash_irb(ctx, sch, irb)
                     self.fsm_event(ctx, sch, Event.INTERRUPT)
             finally:
                 lock.unlock(ctx)

@@ -146,7 +146,7 @@ class Fsm(Subchannel):
         try:
             if not ctrl & O.LPM:
                 ctrl |= (self.css.pmcw_word(sch, 2) & P.LPM) >> 16
-            ctrl = (ctrl & ~(O.KEY | O.RESERVED | O.D)) | O.F
+            ctrl = (ctrl & ~(O.KEY | O.RESERVED | O.D | O.X)) | O.F  # a 12-byte host ORB
             host = struct.pack(">III", sch, ctrl, self.k.cp_host(sch))
             cc = self.instr(ctx, sch, "ssch", host)
             if cc == 0:

@@ -18,7 +18,7 @@ from ccwfuzz.driver.kernel import (
 from ccwfuzz.driver.reference.fsm import Fsm
 from ccwfuzz.sync import Context
 
-EBADF = 9
+EBADF = K.EBADF
 REGION_SIZES = {
     K.IO_REGION: K.IO_REGION_SIZE,
     K.ASYNC_REGION: K.ASYNC_REGION_SIZE,
