@@ -43,7 +43,12 @@ def expected_cc(instr: int, operational: bool, w0: int) -> int | None:
     return None
 
 
-@rule("arch.cc", "B.1-B.8", "an instruction's condition code matches the subchannel state")
+@rule(
+    "arch.cc",
+    "B.1-B.8",
+    "an instruction's condition code matches the subchannel state",
+    needs=(Ev.INSTR,),
+)
 def condition_codes(view: RunView) -> list[Finding]:
     """Checks every SSCH, HSCH, CSCH, TSCH, XSCH and MSCH issued (by the driver and by
     the interrupt path) against the spec B tables, using the SCSW and PMCW as they were
@@ -84,7 +89,12 @@ def condition_codes(view: RunView) -> list[Finding]:
     return out
 
 
-@rule("arch.scsw-valid", "A.2, C.1", "every presented SCSW is architecturally consistent")
+@rule(
+    "arch.scsw-valid",
+    "A.2, C.1",
+    "every presented SCSW is architecturally consistent",
+    needs=(Ev.INTERRUPT,),
+)
 def scsw_valid(view: RunView) -> list[Finding]:
     """Every interruption's SCSW word 0 passes the field-validity and FC/AC/SC rules."""
     out = []
@@ -97,7 +107,12 @@ def scsw_valid(view: RunView) -> list[Finding]:
     return out
 
 
-@rule("arch.intermediate-not-final", "C.1, C.3", "intermediate status never ends the function")
+@rule(
+    "arch.intermediate-not-final",
+    "C.1, C.3",
+    "intermediate status never ends the function",
+    needs=(Ev.INTERRUPT,),
+)
 def intermediate_not_final(view: RunView) -> list[Finding]:
     """An interruption with intermediate status must leave the function active or
     suspended (subchannel/device active or AC suspended)."""
@@ -126,6 +141,7 @@ def intermediate_not_final(view: RunView) -> list[Finding]:
     "arch.one-final-per-function",
     "C.1, C.2, C.9",
     "exactly one final interrupt per accepted start, halt or clear",
+    needs=(Ev.INSTR, Ev.INTERRUPT),
 )
 def one_final(view: RunView) -> list[Finding]:
     """A final solicited interruption ends the outstanding function (a halt or clear
@@ -175,7 +191,12 @@ def one_final(view: RunView) -> list[Finding]:
     return out
 
 
-@rule("arch.pending-cleared", "C.6", "status pending is cleared only by TSCH, CSCH or HSCH")
+@rule(
+    "arch.pending-cleared",
+    "C.6",
+    "status pending is cleared only by TSCH, CSCH or HSCH",
+    needs=(Ev.INSTR,),
+)
 def pending_cleared(view: RunView) -> list[Finding]:
     """Between the SCSW before and after an instruction, status pending disappears only
     for TSCH cc 0, CSCH cc 0, or HSCH cc 0 on an active subchannel with intermediate
@@ -208,7 +229,12 @@ def pending_cleared(view: RunView) -> list[Finding]:
     return out
 
 
-@rule("arch.unsolicited-fc", "C.4", "unsolicited status never changes the function control")
+@rule(
+    "arch.unsolicited-fc",
+    "C.4",
+    "unsolicited status never changes the function control",
+    needs=(Ev.INSTR, Ev.INTERRUPT),
+)
 def unsolicited_fc(view: RunView) -> list[Finding]:
     """An unsolicited interruption carries the FC the subchannel had (from the last
     instruction on it), never a function of its own."""

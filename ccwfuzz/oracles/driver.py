@@ -157,7 +157,12 @@ def _names(moves: list[State]) -> str:
     return "->".join(m.name for m in moves) or "none"
 
 
-@rule("driver.one-cp", "D.1 (c6c82e0c), E11", "at most one channel program per subchannel")
+@rule(
+    "driver.one-cp",
+    "D.1 (c6c82e0c), E11",
+    "at most one channel program per subchannel",
+    needs=(Ev.CP_ALLOC,),
+)
 def one_cp(view: RunView) -> list[Finding]:
     """A channel program is allocated only when none is live for that subchannel."""
     out, live = [], [False] * view.nsch
@@ -181,7 +186,12 @@ def one_cp(view: RunView) -> list[Finding]:
     return out
 
 
-@rule("driver.idle-no-cp", "D.1, E13", "state IDLE implies no live channel program")
+@rule(
+    "driver.idle-no-cp",
+    "D.1, E13",
+    "state IDLE implies no live channel program",
+    needs=(Ev.FSM, Ev.CP_ALLOC),
+)
 def idle_no_cp(view: RunView) -> list[Finding]:
     """Whenever the FSM enters IDLE, and at the end of a completed run, a subchannel in
     IDLE has no initialized channel program."""
@@ -291,6 +301,7 @@ def cp_free_final(view: RunView) -> list[Finding]:
     "driver.irb-integrity",
     "D.4 (E2, H1-H3), DESIGN 5",
     "a read IRB is one the interrupt path delivered (upstream) and, strict, none is lost",
+    needs=(Ev.IRB_STORE,),
 )
 def irb_integrity(view: RunView) -> list[Finding]:
     """Judged on what userspace received (the worker's ``IRB_READ``). ``upstream``: every
@@ -361,6 +372,7 @@ def irb_integrity(view: RunView) -> list[Finding]:
     "driver.final-delivered",
     "C.1, D.1 io_todo, D.4 (H1)",
     "every final status the top half took is processed and delivered to userspace",
+    needs=(Ev.INTERRUPT, Ev.TODO, Ev.IRB_STORE),
 )
 def final_delivered(view: RunView) -> list[Finding]:
     """Liveness, judged when a run completed (channel and work queue quiet): every

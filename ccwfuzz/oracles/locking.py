@@ -200,7 +200,7 @@ def close_liveness(view: RunView) -> list[Finding]:
     return out
 
 
-@rule("driver.notoper-final", "E14", "NOT_OPER is left only through a fresh probe")
+@rule("driver.notoper-final", "E14", "NOT_OPER is left only through a fresh probe", needs=(Ev.FSM,))
 def notoper_final(view: RunView) -> list[Finding]:
     """Once NOT_OPER, a subchannel stays NOT_OPER (no machine check or event brings it
     back to IDLE or STANDBY)."""
@@ -222,6 +222,7 @@ def notoper_final(view: RunView) -> list[Finding]:
     "driver.pending-before-irq",
     "E19",
     "a start's interruption is never seen before the FSM shows CP_PENDING",
+    needs=(Ev.INSTR, Ev.FSM, Ev.INTERRUPT),
 )
 def pending_before_irq(view: RunView) -> list[Finding]:
     """After a host SSCH is accepted, the FSM reaches CP_PENDING before the
@@ -266,7 +267,7 @@ def leak(view: RunView) -> list[Finding]:
     ]
 
 
-@rule("memory.double-free", "E9", "a channel program is freed once")
+@rule("memory.double-free", "E9", "a channel program is freed once", needs=(Ev.CP_FREE,))
 def double_free(view: RunView) -> list[Finding]:
     """A cp generation freed twice (or one never allocated)."""
     live: set[tuple[int, int]] = set()

@@ -35,7 +35,10 @@ FINAL = S.FC_START | S.SC_PRIMARY | S.SC_SECONDARY | S.SC_PENDING
 #: Rules shown firing on a hand-written history here.
 HISTORY: dict[str, Callable[[], RunView]] = {
     "arch.pending-cleared": lambda: V(R(0, Ev.INSTR, 1 | 256, 0, 1, FINAL, 0)),
-    "arch.unsolicited-fc": lambda: V(R(0, Ev.INTERRUPT, 0, S.FC_START | S.SC_ALERT | S.SC_PENDING)),
+    "arch.unsolicited-fc": lambda: V(
+        R(0, Ev.INSTR, 4 | 256, 0, 1, 0, 0),
+        R(1, Ev.INTERRUPT, 0, S.FC_START | S.SC_ALERT | S.SC_PENDING),
+    ),
     "lock.bad-unlock": lambda: V(R(0, Ev.BAD_UNLOCK, 3, 1)),
     "memory.double-free": lambda: V(R(0, Ev.CP_FREE, 0, 1, 0x20000, State.STANDBY)),
     "memory.leak": lambda: V(states=[State.STANDBY], cp_live=[True]),
@@ -47,7 +50,9 @@ HISTORY: dict[str, Callable[[], RunView]] = {
     "arch.intermediate-not-final": lambda: V(
         R(0, Ev.INTERRUPT, 0, S.FC_START | S.SC_INTERMEDIATE | S.SC_PENDING)
     ),
-    "arch.one-final-per-function": lambda: V(START),
+    "arch.one-final-per-function": lambda: V(
+        START, R(1, Ev.INTERRUPT, 0, S.SC_ALERT | S.SC_PENDING)
+    ),
 }
 
 

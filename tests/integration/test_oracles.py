@@ -7,7 +7,7 @@ import pytest
 
 from ccwfuzz.arch import scsw as S
 from ccwfuzz.exec import Pool
-from ccwfuzz.oracles import RULES, RunView, check, view_of
+from ccwfuzz.oracles import RULES, RunView, check, not_judged, view_of
 from ccwfuzz.program import (
     Ccw,
     Op,
@@ -159,7 +159,7 @@ def rules_of(v: RunView) -> list[str]:
 @pytest.mark.fires("arch.cc")
 def test_arch_cc_fires_on_wrong_condition_code() -> None:
     ok = view(R(0, Ev.INSTR, 1 | 256, 0, 0, 0, S.FC_START))
-    assert rules_of(ok) == ["arch.one-final-per-function"]  # no final: flagged separately
+    assert rules_of(ok) == []  # no final, but no interruption recorded at all: not judged
     bad = view(R(0, Ev.INSTR, 1 | 256, 0, 0, S.SC_PENDING | S.SC_PRIMARY, 0))
     assert "arch.cc" in rules_of(bad)  # SSCH with status pending must be cc 1
     assert "arch.cc" in rules_of(view(R(0, Ev.INSTR, 3, 0, 0, 0, 0)))  # not operational: cc 3
@@ -185,8 +185,11 @@ def test_arch_one_final_per_function() -> None:
     assert rules_of(good) == []
     twice = view(start, R(1, Ev.INTERRUPT, 0, FINAL), R(2, Ev.INTERRUPT, 0, FINAL))
     assert rules_of(twice) == ["arch.one-final-per-function"]
-    never = view(start)
+    attention = R(1, Ev.INTERRUPT, 0, S.FC_START | S.SC_ALERT | S.SC_PENDING)
+    never = view(start, attention)
     assert rules_of(never) == ["arch.one-final-per-function"]
+    assert rules_of(view(start)) == []  # no interruption recorded: not judged, not clean
+    assert "arch.one-final-per-function" in not_judged(view(start))
     assert rules_of(view(start, outcome=Outcome.DEADLOCK)) == ["sched.deadlock"]
 
 
