@@ -534,19 +534,39 @@ def lifecycle(view: RunView) -> list[Finding]:
     worker's actor wrote during the op): a successful open ends IDLE, a successful
     close STANDBY, a successful reset IDLE, each or NOT_OPER if the device went away
     (spec D.1); an open that failed does not leave the device IDLE when it returns
-    (E15); an op that moved no state is not judged."""
+    (E15); an op that moved no state is not judged. And only OPEN leaves STANDBY for
+    anything but NOT_OPER: a bottom half that sets IDLE on a closed device (say, after
+    close set STANDBY) is a finding (D.1, E16)."""
     out = []
     moves: dict[int, list[State]] = {}
     for r, op, states in view.walk():
         if r.kind == Ev.OP_BEGIN:
             moves[r.actor] = []
-        elif r.kind == Ev.FSM and r.actor < view.nworkers:
-            moves.setdefault(r.actor, []).append(State(r.arg("new")))
+        elif r.kind == Ev.FSM:
+            old, new = State(r.arg("old")), State(r.arg("new"))
+            if r.actor < view.nworkers:
+                moves.setdefault(r.actor, []).append(new)
+            if (
+                old == State.STANDBY
+                and new not in (old, State.NOT_OPER)
+                and (r.arg("event") != Event.OPEN)
+            ):
+                out.append(
+                    view.finding(
+                        "driver.lifecycle",
+                        f"left STANDBY for {new.name} outside OPEN",
+                        r,
+                        op,
+                        old,
+                        r.arg("sch"),
+                        where=f"left STANDBY for {new.name} outside OPEN",
+                    )
+                )
         elif r.kind == Ev.OP_END and op in LIFECYCLE_END and moves.get(r.actor):
             ret, last, sch = signed(r.arg("result")), moves[r.actor][-1], r.arg("sch")
             ends, says = LIFECYCLE_END[op]
             bad = ""
-            if ret == 0 and last not in ends:
+            if ret == 0 and last not in ends and states[sch] not in ends:
                 bad = f"{op} returned 0 but left {last.name} ({says})"
             elif ret < 0 and op == "open" and states[sch] == State.IDLE:
                 bad = f"open failed ({K.errno_name(ret)}) but left the device IDLE (E15)"
