@@ -195,7 +195,10 @@ def _stress(args: argparse.Namespace) -> int:
     if last.inconclusive:
         note = (f" ({last.inconclusive} inconclusive run(s), {last.lost} of them from a lost "
                 "actor process; re-run)")  # fmt: skip
-    print(f"stress {args.target}: {found} finding(s){note}")
+    print(f"stress {args.target}: {found} finding(s) in {last.runs} runs{note}")
+    if last.runs and (never := last.never_judged()):
+        print(f"  not judged in any run (the driver writes none of the records they need): "
+              f"{', '.join(never)}")  # fmt: skip
     return EXIT_FINDING if found else EXIT_OK
 
 

@@ -6,9 +6,9 @@ from ccwfuzz.arch import scsw as S
 from ccwfuzz.driver.contract import Event, State, errno_name
 from ccwfuzz.oracles import Finding
 from ccwfuzz.program.ops import HW_EVENTS, OPS
-from ccwfuzz.sync.history import Ev, Record, signed
+from ccwfuzz.sync.history import ARGS, Ev, Instr, Record, signed
 
-INSTR_NAMES = {1: "ssch", 2: "hsch", 3: "csch", 4: "tsch", 5: "msch", 6: "stsch", 7: "xsch"}
+INSTR_NAMES = {int(i): i.name.lower() for i in Instr}
 
 
 def actor_name(actor: int, nworkers: int) -> str:
@@ -47,9 +47,13 @@ def describe(r: Record, nworkers: int, locks: dict[int, str] | None = None) -> s
     if k in (Ev.CP_ALLOC, Ev.CP_FREE):
         verb = "cp alloc" if k == Ev.CP_ALLOC else "cp free"
         return f"{r.seq:6} {who:9} {verb} sch {a[0]} gen {a[1]} at {a[2]:#x}"
-    names = ("sch", "a1", "a2", "a3", "a4")
+    if k in (Ev.IRB_STORE, Ev.IRB_READ):
+        verb = "irb delivered" if k == Ev.IRB_STORE else "irb read"
+        cpa = f" CPA={a[3]:#x}" if k == Ev.IRB_READ else ""
+        return f"{r.seq:6} {who:9} {verb} sch {a[0]} hash {a[1]:08x}  [{S.describe(a[2])}]{cpa}"
+    names = ARGS.get(k, ("a0", "a1", "a2", "a3", "a4"))
     return f"{r.seq:6} {who:9} {k.name.lower()} " + " ".join(
-        f"{n}={v:#x}" if v > 9 else f"{n}={v}" for n, v in zip(names, a, strict=True) if v
+        f"{n}={v:#x}" if v > 9 else f"{n}={v}" for n, v in zip(names, a, strict=False) if v
     )
 
 

@@ -28,7 +28,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from ccwfuzz.choices import RandomSource, derive
-from ccwfuzz.oracles import Finding, LockGraph, check, view_of
+from ccwfuzz.oracles import RULES, Finding, LockGraph, check, not_judged, view_of
 from ccwfuzz.program import (
     Executor,
     Mode,
@@ -57,6 +57,12 @@ class Stats:
     lost: int = 0  # of which: the pool lost an actor
     elapsed: float = 0.0
     findings: int = 0
+    #: Rules that judged at least one run (the others lacked the records they need).
+    judged: set[str] = dataclasses.field(default_factory=set)
+
+    def never_judged(self) -> list[str]:
+        """Rules no run could judge: "0 findings" says nothing about them."""
+        return sorted(set(RULES) - self.judged)
 
     @property
     def ops_per_s(self) -> float:
@@ -172,6 +178,8 @@ class Session:
         self.graph.cycles.clear()
         view = view_of(result, program, self._names, self.graph)
         findings = check(view, endings=endings)
+        if len(self.stats.judged) < len(RULES):
+            self.stats.judged |= set(RULES) - set(not_judged(view))
         if self.graph.added:
             self._edge_programs[run] = as_ran(program, result, mode)
         priors = {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import struct
 
+from ccwfuzz.arch import scsw
 from ccwfuzz.driver.contract import Event, State
 from ccwfuzz.driver.reference import Reference
 from ccwfuzz.sync import Context
@@ -43,8 +44,10 @@ class QuietDriver(Reference):
             return False
         w0 = struct.unpack_from(">I", irb)[0]
         before = self.get_state(ctx, sch)
-        self.cp_update_scsw(sch, irb)
-        freed = self.frees_cp(sch, w0, before)
+        solicited = scsw.is_solicited(w0)
+        if solicited:
+            self.cp_update_scsw(sch, irb)
+        freed = solicited and self.frees_cp(sch, w0, before)
         if freed:
             self.cp_free(ctx, sch)
         self.store_irb(ctx, sch, bytes(irb))
