@@ -5,6 +5,7 @@ global write serialization)."""
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 import re
 
@@ -23,14 +24,18 @@ EAGAIN, EBUSY = -11, -16
 
 def lock_class(view: RunView, slot: int) -> str:
     """The lock's class (lockdep): its name without the per-subchannel index."""
-    name = view.lock_names.get(slot, f"lock#{slot}")
-    m = _INDEX.match(name)
-    return m.group(1) if m else name
+    return _split(view.lock_names.get(slot, f"lock#{slot}"))[0]
 
 
 def lock_sch(view: RunView, slot: int) -> int | None:
-    m = _INDEX.match(view.lock_names.get(slot, ""))
-    return int(m.group(2)) if m else None
+    """The subchannel a lock belongs to (None: a global lock, or unnamed)."""
+    return _split(view.lock_names.get(slot, ""))[1]
+
+
+@functools.lru_cache(maxsize=4096)
+def _split(name: str) -> tuple[str, int | None]:
+    m = _INDEX.match(name)
+    return (m.group(1), int(m.group(2))) if m else (name, None)
 
 
 @rule("lock.sleep-in-atomic", "E4", "no sleeping lock or wait while a spin lock is held")
