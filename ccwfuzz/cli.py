@@ -213,6 +213,7 @@ def _check_driver(args: argparse.Namespace) -> int:
         msg = str(e)
         if "is not a driver" not in msg:
             return _err(msg)
+        msg = msg.replace(" (ccwfuzz check-driver explains)", "")
         print(f"check-driver {args.target}:\n  PROBLEM  {msg}")  # what it lacks, in words
         return EXIT_FINDING
     with Pool(args.target, subchannels=1, workers=2) as pool:

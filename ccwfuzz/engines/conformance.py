@@ -55,8 +55,9 @@ EXPECTED: dict[Ev, str] = {
     Ev.TODO: "the bottom half recorded nothing: call kernel.processed() after acting "
              "on an IRB (driver.final-delivered cannot judge it)",
     Ev.IRB_STORE: "no IRB delivered to userspace: copy it with kernel.deliver_irb()",
-    Ev.EVENTFD: "the userspace eventfd was never signalled: call kernel.signal_io() "
-                "(workers in wait_irq never wake)",
+    Ev.EVENTFD: "no eventfd signal recorded: signal userspace with kernel.signal_io() "
+                "(workers in wait_irq wake on it; a signal the toolkit does not see is "
+                "not judged)",
 }  # fmt: skip
 
 
