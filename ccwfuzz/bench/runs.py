@@ -10,6 +10,7 @@ measured between the same actor processes:
   scheduling overhead;
 * controlled runs/s and scheduling points/s on the standard program (3 workers x 8
   ops, 2 subchannels, interrupts), without and with the oracles;
+* the oracles' CPU cost per run (judging recorded runs only), and the costliest rules;
 * free-mode worker ops/s on all CPUs.
 
     python -m ccwfuzz.bench.runs [--seconds 5] [--json]
@@ -23,7 +24,7 @@ import statistics
 import time
 
 from ccwfuzz.exec import Pool
-from ccwfuzz.oracles import check, view_of
+from ccwfuzz.oracles import RULES, check, view_of
 from ccwfuzz.program import (
     Mode,
     Policy,
@@ -83,6 +84,32 @@ def controlled(pool: Pool, seconds: float, oracles: bool) -> dict[str, float]:
             "switches_per_run": switches / runs, "points_per_run": steps / runs}  # fmt: skip
 
 
+def oracle_cost(pool: Pool, runs: int = 300, passes: int = 5) -> dict[str, float]:
+    """Judging alone, on ``runs`` recorded runs: ms per run (best of ``passes``; the CPU
+    cost of the whole catalogue), and the three most expensive rules."""
+    programs = [random_program(RandomSource(s)) for s in range(runs)]
+    names = pool.lock_names()
+    results = [pool.run(RunRequest(p)) for p in programs]
+    best = float("inf")
+    for _ in range(passes):
+        t = time.perf_counter()
+        for p, r in zip(programs, results, strict=True):
+            check(view_of(r, p, names))
+        best = min(best, time.perf_counter() - t)
+    views = [view_of(r, p, names) for p, r in zip(programs, results, strict=True)]
+    per_rule = {}
+    for rule in RULES.values():
+        t = time.perf_counter()
+        for v in views:
+            if rule.judges(v):
+                rule.check(v)
+        per_rule[rule.id] = (time.perf_counter() - t) / runs * 1e3
+    top = sorted(per_rule.items(), key=lambda kv: -kv[1])[:3]
+    records = sum(len(r.records) for r in results) / runs
+    return {"ms_per_run": best / runs * 1e3, "records_per_run": records,
+            **{f"rule {k}": v for k, v in top}}  # fmt: skip
+
+
 def free(pool: Pool, seconds: float) -> dict[str, float]:
     src = RandomSource(7)
     runs = ops = 0
@@ -111,6 +138,7 @@ def main(argv: list[str] | None = None) -> int:
         out["switches_measured"] = n
         out["controlled"] = controlled(pool, args.seconds, oracles=False)
         out["controlled_with_oracles"] = controlled(pool, args.seconds, oracles=True)
+        out["oracles"] = oracle_cost(pool)
         out["free"] = free(pool, args.seconds)
     if args.json:
         print(json.dumps(out, indent=2))
@@ -124,6 +152,11 @@ def main(argv: list[str] | None = None) -> int:
           f"({c['points_per_s']:,.0f} points/s, {c['points_per_run']:.0f} points and "
           f"{c['switches_per_run']:.1f} switches per run)")  # fmt: skip
     print(f"controlled runs/s with oracles  {co['runs_per_s']:8.0f}")
+    o = out["oracles"]
+    assert isinstance(o, dict)
+    rules = ", ".join(f"{k[5:]} {v:.2f}" for k, v in o.items() if k.startswith("rule "))
+    print(f"oracles, judging only           {o['ms_per_run']:8.2f} ms/run "
+          f"({o['records_per_run']:.0f} records; costliest: {rules})")  # fmt: skip
     print(
         f"free mode worker ops/s          {f['ops_per_s']:8.0f}      ({f['runs_per_s']:.0f} runs/s)"
     )
