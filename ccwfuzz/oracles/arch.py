@@ -55,7 +55,7 @@ def condition_codes(view: RunView) -> list[Finding]:
     just before the instruction. A
     program interruption (the driver passed an invalid operand) is a finding too."""
     out = []
-    for r, op, states in view.walk():
+    for r, op, states in view.of(Ev.INSTR):
         if r.kind != Ev.INSTR:
             continue
         code, cc, sch = r.arg("instr"), r.arg("cc"), r.arg("sch")
@@ -98,7 +98,7 @@ def condition_codes(view: RunView) -> list[Finding]:
 def scsw_valid(view: RunView) -> list[Finding]:
     """Every interruption's SCSW word 0 passes the field-validity and FC/AC/SC rules."""
     out = []
-    for r, op, states in view.walk():
+    for r, op, states in view.of(Ev.INTERRUPT):
         if r.kind == Ev.INTERRUPT:
             bad = S.validity_violations(r.arg("scsw0"))
             if bad:
@@ -117,7 +117,7 @@ def intermediate_not_final(view: RunView) -> list[Finding]:
     """An interruption with intermediate status must leave the function active or
     suspended (subchannel/device active or AC suspended)."""
     out = []
-    for r, op, states in view.walk():
+    for r, op, states in view.of(Ev.INTERRUPT):
         if r.kind == Ev.INTERRUPT:
             w0 = r.arg("scsw0")
             if w0 & S.SC_INTERMEDIATE and not w0 & (
@@ -152,7 +152,7 @@ def one_final(view: RunView) -> list[Finding]:
     outstanding = [False] * view.nsch
     dropped = [False] * view.nsch
     last: list[Record | None] = [None] * view.nsch
-    for r, op, states in view.walk():
+    for r, op, states in view.of(Ev.INSTR, Ev.HW_EVENT, Ev.INTERRUPT):
         if r.kind == Ev.INSTR:
             instr, sch, cc = r.arg("instr") & 0xFF, r.arg("sch"), r.arg("cc")
             if instr in (SSCH, HSCH, CSCH) and cc == 0:
@@ -202,7 +202,7 @@ def pending_cleared(view: RunView) -> list[Finding]:
     for TSCH cc 0, CSCH cc 0, or HSCH cc 0 on an active subchannel with intermediate
     status only (spec C.6)."""
     out = []
-    for r, op, states in view.walk():
+    for r, op, states in view.of(Ev.INSTR):
         if r.kind != Ev.INSTR or r.arg("cc") == NO_CC:
             continue
         before, after = r.arg("before"), r.arg("after")
@@ -240,7 +240,7 @@ def unsolicited_fc(view: RunView) -> list[Finding]:
     instruction on it), never a function of its own."""
     out = []
     fc = [0] * view.nsch
-    for r, op, states in view.walk():
+    for r, op, states in view.of(Ev.INSTR, Ev.HW_EVENT, Ev.INTERRUPT):
         if r.kind == Ev.INSTR and r.arg("cc") != NO_CC:
             fc[r.arg("sch")] = r.arg("after") & S.FC
         elif r.kind == Ev.HW_EVENT and r.arg("event") == NOT_OPERATIONAL:

@@ -166,7 +166,7 @@ def _names(moves: list[State]) -> str:
 def one_cp(view: RunView) -> list[Finding]:
     """A channel program is allocated only when none is live for that subchannel."""
     out, live = [], [False] * view.nsch
-    for r, op, states in view.walk():
+    for r, op, states in view.of(Ev.CP_ALLOC, Ev.CP_FREE):
         if r.kind == Ev.CP_ALLOC:
             sch = r.arg("sch")
             if live[sch]:
@@ -196,7 +196,7 @@ def idle_no_cp(view: RunView) -> list[Finding]:
     """Whenever the FSM enters IDLE, and at the end of a completed run, a subchannel in
     IDLE has no initialized channel program."""
     out, live = [], [False] * view.nsch
-    for r, op, _ in view.walk():
+    for r, op, _ in view.of(Ev.CP_ALLOC, Ev.CP_FREE, Ev.FSM):
         if r.kind == Ev.CP_ALLOC:
             live[r.arg("sch")] = True
         elif r.kind == Ev.CP_FREE:
@@ -245,7 +245,9 @@ def cp_free_final(view: RunView) -> list[Finding]:
     live = [0] * nsch  # live generation (0: none)
     running = [0] * nsch  # generation the channel may fetch (0: none)
     builder: dict[int, tuple[int, int]] = {}  # sch -> (actor, gen) still building it
-    for r, op, _states in view.walk():
+    for r, op, _states in view.of(
+        Ev.OP_END, Ev.RET, Ev.HW_EVENT, Ev.CP_ALLOC, Ev.CP_FREE, Ev.INSTR, Ev.INTERRUPT
+    ):
         kind = r.kind
         if kind == Ev.OP_END or (kind == Ev.RET and r.arg("what") == Event.IO_REQ):
             for sch, (a, _) in list(builder.items()):
@@ -320,7 +322,7 @@ def irb_integrity(view: RunView) -> list[Finding]:
     unread = [0] * nsch
     window: dict[int, tuple[int, set[int]]] = {}  # actor -> (sch, IRBs current during op)
     lost: dict[int, tuple[Record, str, State, int, int]] = {}  # overwritten, maybe read late
-    for r, op, states in view.walk():
+    for r, op, states in view.of(Ev.OP_BEGIN, Ev.IRB_STORE, Ev.IRB_READ):
         sch = r.arg("sch") if r.kind in (Ev.OP_BEGIN, Ev.IRB_STORE, Ev.IRB_READ) else -1
         if not 0 <= sch < nsch:
             continue
@@ -387,7 +389,7 @@ def final_delivered(view: RunView) -> list[Finding]:
     owed: list[list[tuple[Record, str, State]]] = [[] for _ in range(view.nsch)]
     undelivered = [0] * view.nsch
     closed = (State.STANDBY, State.NOT_OPER)
-    for r, op, states in view.walk():
+    for r, op, states in view.of(Ev.INTERRUPT, Ev.TODO, Ev.IRB_STORE, Ev.FSM):
         kind = r.kind
         if kind not in (Ev.INTERRUPT, Ev.TODO, Ev.IRB_STORE, Ev.FSM):
             continue
@@ -445,7 +447,7 @@ def user_answer(view: RunView) -> list[Finding]:
     request's answer) or lost on the way out is a finding."""
     out = []
     last: dict[int, int | None] = {}  # actor -> the FSM's last answer in this op
-    for r, op, states in view.walk():
+    for r, op, states in view.of(Ev.OP_BEGIN, Ev.RET, Ev.TRYLOCK_FAIL, Ev.OP_END):
         if r.kind == Ev.OP_BEGIN:
             last[r.actor] = None
         elif r.kind == Ev.RET and r.arg("what") in (Event.IO_REQ, Event.ASYNC_REQ):
@@ -489,7 +491,7 @@ def irb_translated(view: RunView) -> list[Finding]:
     unsolicited status) are not judged."""
     out = []
     hosts: list[set[tuple[int, int]]] = [set() for _ in range(view.nsch)]
-    for r, op, states in view.walk():
+    for r, op, states in view.of(Ev.CP_ALLOC, Ev.IRB_READ):
         if r.kind == Ev.CP_ALLOC:
             hosts[r.arg("sch")].add((r.arg("addr"), r.arg("addr") + max(8, r.arg("length"))))
         elif r.kind == Ev.IRB_READ:
@@ -539,7 +541,7 @@ def lifecycle(view: RunView) -> list[Finding]:
     close set STANDBY) is a finding (D.1, E16)."""
     out = []
     moves: dict[int, list[State]] = {}
-    for r, op, states in view.walk():
+    for r, op, states in view.of(Ev.OP_BEGIN, Ev.FSM, Ev.OP_END):
         if r.kind == Ev.OP_BEGIN:
             moves[r.actor] = []
         elif r.kind == Ev.FSM:

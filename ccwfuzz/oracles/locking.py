@@ -43,7 +43,7 @@ def sleep_in_atomic(view: RunView) -> list[Finding]:
     """Taking a mutex, waiting for a completion or flushing the work queue while holding
     a spin lock or in interrupt context ("scheduling while atomic")."""
     out = []
-    for r, op, _states in view.walk():
+    for r, op, _states in view.of(Ev.SLEEP_IN_ATOMIC):
         if r.kind == Ev.SLEEP_IN_ATOMIC:
             name = view.lock_names.get(r.arg("lock"), f"#{r.arg('lock')}")
             out.append(
@@ -74,7 +74,7 @@ def double_acquire(view: RunView) -> list[Finding]:
             op,
             where=lock_class(view, r.arg("lock")),
         )
-        for r, op, _ in view.walk()
+        for r, op, _ in view.of(Ev.DOUBLE_ACQUIRE)
         if r.kind == Ev.DOUBLE_ACQUIRE
     ]
 
@@ -84,7 +84,7 @@ def bad_unlock(view: RunView) -> list[Finding]:
     """A lock released by an actor that does not hold it."""
     return [
         view.finding("lock.bad-unlock", "released a lock it does not hold", r, op)
-        for r, op, _ in view.walk()
+        for r, op, _ in view.of(Ev.BAD_UNLOCK)
         if r.kind == Ev.BAD_UNLOCK
     ]
 
@@ -145,7 +145,7 @@ def lock_order(view: RunView) -> list[Finding]:
     graph = view.lock_graph if isinstance(view.lock_graph, LockGraph) else LockGraph()
     held: dict[int, list[int]] = {}
     out = []
-    for r, op, _ in view.walk():
+    for r, op, _ in view.of(Ev.LOCK_ACQUIRE, Ev.LOCK_RELEASE):
         if r.kind == Ev.LOCK_ACQUIRE:
             slot = r.arg("lock")
             new = lock_class(view, slot)
@@ -183,7 +183,7 @@ def close_liveness(view: RunView) -> list[Finding]:
     if view.outcome not in (Outcome.LIMIT, Outcome.HANG):
         return []
     current: dict[int, tuple[str, Record]] = {}
-    for r, _op, _ in view.walk():
+    for r, _op, _ in view.of(Ev.OP_BEGIN, Ev.OP_END):
         if r.kind == Ev.OP_BEGIN:
             current[r.actor] = (OPS[r.arg("op") - 1], r)
         elif r.kind == Ev.OP_END:
@@ -218,7 +218,7 @@ def notoper_final(view: RunView) -> list[Finding]:
             State.NOT_OPER,
             r.arg("sch"),
         )
-        for r, op, _ in view.walk()
+        for r, op, _ in view.of(Ev.FSM)
         if r.kind == Ev.FSM and r.arg("old") == State.NOT_OPER and r.arg("new") != State.NOT_OPER
     ]
 
@@ -234,7 +234,7 @@ def pending_before_irq(view: RunView) -> list[Finding]:
     interruption for that start is handled."""
     out = []
     waiting: dict[int, Record] = {}
-    for r, op, states in view.walk():
+    for r, op, states in view.of(Ev.INSTR, Ev.FSM, Ev.INTERRUPT):
         if r.kind == Ev.INSTR and r.arg("instr") & 0xFF == 1 and r.arg("cc") == 0:
             waiting[r.arg("sch")] = r
         elif r.kind == Ev.FSM and r.arg("new") == State.CP_PENDING:
@@ -277,7 +277,7 @@ def double_free(view: RunView) -> list[Finding]:
     """A cp generation freed twice (or one never allocated)."""
     live: set[tuple[int, int]] = set()
     out = []
-    for r, op, states in view.walk():
+    for r, op, states in view.of(Ev.CP_ALLOC, Ev.CP_FREE):
         key = (r.arg("sch"), r.arg("gen")) if r.kind in (Ev.CP_ALLOC, Ev.CP_FREE) else None
         if r.kind == Ev.CP_ALLOC and key:
             live.add(key)
@@ -309,7 +309,7 @@ def cross_subchannel(view: RunView) -> list[Finding]:
         return []
     failed: dict[int, list[int]] = {}
     out = []
-    for r, op, states in view.walk():
+    for r, op, states in view.of(Ev.OP_BEGIN, Ev.TRYLOCK_FAIL, Ev.OP_END):
         if r.kind == Ev.OP_BEGIN:
             failed[r.actor] = []
         elif r.kind == Ev.TRYLOCK_FAIL:

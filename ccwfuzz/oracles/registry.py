@@ -119,6 +119,10 @@ class RunView:
         default=None, repr=False, compare=False
     )
 
+    _of: dict[frozenset[int], list[tuple[Record, str, tuple[State, ...]]]] = dataclasses.field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+
     def __post_init__(self) -> None:
         self.records, bad = well_formed(self.records, self.nsch, self.nworkers + 2)
         self.malformed += bad
@@ -155,6 +159,15 @@ class RunView:
                     snap = tuple(states)
             self._walk = out
         return self._walk
+
+    def of(self, *kinds: Ev) -> list[tuple[Record, str, tuple[State, ...]]]:
+        """The :meth:`walk` entries of the given record kinds only, in order (cached):
+        a rule that reads three kinds skips the other records without looking."""
+        key = frozenset(int(k) for k in kinds)
+        got = self._of.get(key)
+        if got is None:
+            got = self._of[key] = [e for e in self.walk() if e[0][2] in key]
+        return got
 
     def finding(
         self,

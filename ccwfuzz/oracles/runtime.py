@@ -21,7 +21,7 @@ def poison_read(view: RunView) -> list[Finding]:
             r.arg("sch"),
             where="channel fetched freed CCW memory",
         )
-        for r, op, states in view.walk()
+        for r, op, states in view.of(Ev.POISON_READ)
         if r.kind == Ev.POISON_READ
     ]
 
@@ -60,7 +60,7 @@ def crash(view: RunView) -> list[Finding]:
     (``RunResult.crashes``) and printed by ``ccwfuzz run``. Keyed by the raising
     code location, so one bug met from several ops is one finding."""
     out = []
-    for r, op, _ in view.walk():
+    for r, op, _ in view.of(Ev.CRASH):
         if r.kind == Ev.CRASH:
             text = view.crashes.get(r.actor, "").rstrip().splitlines()
             last = text[-1] if text else "an exception"
