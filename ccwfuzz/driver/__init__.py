@@ -59,9 +59,6 @@ def resolve(target: str, allow_import: bool = True) -> type[Driver]:
         if lacks:
             raise ValueError(f"{target!r} is not a driver: it lacks {', '.join(lacks)} "
                              "(ccwfuzz check-driver explains)")  # fmt: skip
-        for attr, default in (("private_words", 0), ("private_locks", ())):
-            if not hasattr(found, attr):
-                setattr(found, attr, default)
         return found
     raise ValueError(f"unknown target {target!r} (known: {', '.join(sorted(TARGETS))})")
 

@@ -119,10 +119,11 @@ class Pool:
         if self.nactors > W.MAX_ACTORS:
             raise ValueError(f"at most {W.MAX_ACTORS - 2} workers")
         self.cfg = css_config(subchannels)
-        self.layout = Layout.compute(
-            subchannels, history_capacity, self.cfg, self.driver_cls.private_words,
-            len(self.driver_cls.private_locks),
-        )  # fmt: skip
+        # Optional in a driver class: its own words and primitives per subchannel.
+        self._private_words = int(getattr(self.driver_cls, "private_words", 0))
+        self._private_locks = tuple(getattr(self.driver_cls, "private_locks", ()))
+        self.layout = Layout.compute(subchannels, history_capacity, self.cfg,
+                                     self._private_words, len(self._private_locks))  # fmt: skip
         allowed = sorted(os.sched_getaffinity(0))
         self.cpu = cpu if cpu is not None else allowed[os.getpid() % len(allowed)]
         self._allowed = set(allowed)
@@ -158,9 +159,8 @@ class Pool:
         css = ChannelSubsystem(region)
         w = self._w
         table = Table(w, lay.table // 4, lay.slots)
-        cls = self.driver_cls
-        kernel = Kernel(css, w, buf, lay.driver // 4, table, GUEST_TOP, cls.private_words,
-                        cls.private_locks)  # fmt: skip
+        kernel = Kernel(css, w, buf, lay.driver // 4, table, GUEST_TOP, self._private_words,
+                        self._private_locks)  # fmt: skip
         return Env(css, kernel, self.driver_cls(kernel))
 
     def _format_fresh(self) -> None:
