@@ -85,7 +85,7 @@ def _run(args: argparse.Namespace) -> int:
     import dataclasses
 
     from ccwfuzz.driver import resolve
-    from ccwfuzz.exec import Pool
+    from ccwfuzz.exec import DriverStartError, Pool
     from ccwfuzz.oracles import LockGraph, check, view_of
     from ccwfuzz.program import Mode, ProgramError, RequestError, RunRequest
     from ccwfuzz.program.encoding import printable
@@ -119,7 +119,7 @@ def _run(args: argparse.Namespace) -> int:
             for program, _ in replays:  # earlier lock-order runs first, into one graph
                 result = pool.run(RunRequest(program, mode, max_steps=args.max_steps))
                 findings = check(view_of(result, program, names, graph))
-    except RequestError as e:
+    except (RequestError, DriverStartError) as e:
         return _err(str(e))
     expected = replays[-1][1]
     if args.history:
@@ -150,7 +150,7 @@ def _stress(args: argparse.Namespace) -> int:
 
     from ccwfuzz.driver import TARGETS, resolve
     from ccwfuzz.engines import Stats, stress
-    from ccwfuzz.exec import Pool
+    from ccwfuzz.exec import DriverStartError, Pool
     from ccwfuzz.program import Mode, digest, save
     from ccwfuzz.report import finding_block
 
@@ -174,7 +174,12 @@ def _stress(args: argparse.Namespace) -> int:
         bar.set_postfix_str(f"runs {p.runs}, {p.ops_per_s:,.0f} ops/s, findings {p.findings}")
 
     extra = "" if args.target in TARGETS else f" --target {args.target}"
-    with Pool(args.target, args.subchannels, args.workers) as pool:
+    try:
+        pool = Pool(args.target, args.subchannels, args.workers)
+    except DriverStartError as e:
+        bar.close()
+        return _err(str(e))
+    with pool:
         for hit in stress(pool, args.time, seed=args.seed, mode=Mode(args.mode),
                           on_progress=progress, contract=args.contract):  # fmt: skip
             found += 1
@@ -205,7 +210,7 @@ def _stress(args: argparse.Namespace) -> int:
 def _check_driver(args: argparse.Namespace) -> int:
     from ccwfuzz.driver import resolve
     from ccwfuzz.engines.conformance import check_driver
-    from ccwfuzz.exec import Pool
+    from ccwfuzz.exec import DriverStartError, Pool
 
     try:
         cls = resolve(args.target)
@@ -216,7 +221,12 @@ def _check_driver(args: argparse.Namespace) -> int:
         msg = msg.replace(" (ccwfuzz check-driver explains)", "")
         print(f"check-driver {args.target}:\n  PROBLEM  {msg}")  # what it lacks, in words
         return EXIT_FINDING
-    with Pool(args.target, subchannels=1, workers=2) as pool:
+    try:
+        pool = Pool(args.target, subchannels=1, workers=2)
+    except DriverStartError as e:
+        print(f"check-driver {args.target}:\n  PROBLEM  {e}")
+        return EXIT_FINDING
+    with pool:
         report = check_driver(pool, cls)
     print("\n".join(report.lines()))
     return EXIT_OK if report.ok else EXIT_FINDING
@@ -319,7 +329,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=_count(0, 2**32 - 1), default=0)
     p.add_argument("--out", default="reports/findings", help="where findings are saved")
     p.add_argument("--contract", choices=["upstream", "strict"], default="upstream",
-                   help="IRB contract to judge by: upstream (H1-H3 allowed) or strict")  # fmt: skip
+                   help="IRB contract: upstream (IRBs may be overwritten or clobbered, H2-H3) "
+                        "or strict (every delivered IRB must be read)")  # fmt: skip
     p.set_defaults(func=_stress)
     p = sub.add_parser("check-driver", help="say what a driver model lacks (scripted scenarios)")
     p.add_argument("target", help="driver: a name or module:Class")

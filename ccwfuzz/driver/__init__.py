@@ -5,6 +5,10 @@ from __future__ import annotations
 from ccwfuzz.driver.contract import ATTRIBUTES, ENTRY_POINTS, Driver, Event, State
 from ccwfuzz.driver.kernel import Kernel
 from ccwfuzz.driver.reference import Reference
+from ccwfuzz.sync import Kind
+
+MAX_PRIVATE_WORDS = 1 << 16  # per subchannel
+MAX_PRIVATE_LOCKS = 32
 
 TARGETS: dict[str, type[Driver]] = {"reference": Reference}
 
@@ -25,9 +29,22 @@ def missing(cls: object) -> list[str]:
     init = getattr(cls, "initial_state", None)
     if init is not None and not (isinstance(init, int) and init in set(State)):
         out.append("initial_state (not a State)")
-    for attr, kind in (("private_words", int), ("private_locks", tuple)):
-        if not isinstance(getattr(cls, attr, kind()), kind):
-            out.append(f"{attr} (not {kind.__name__})")
+    words = getattr(cls, "private_words", 0)
+    if not isinstance(words, int) or not 0 <= words <= MAX_PRIVATE_WORDS:
+        out.append(f"private_words (an int from 0 to {MAX_PRIVATE_WORDS})")
+    locks = getattr(cls, "private_locks", ())
+    if (
+        not isinstance(locks, tuple)
+        or len(locks) > MAX_PRIVATE_LOCKS
+        or not all(
+            isinstance(x, tuple)
+            and len(x) == 2
+            and isinstance(x[0], str)
+            and isinstance(x[1], Kind)
+            for x in locks
+        )
+    ):
+        out.append(f"private_locks (a tuple of at most {MAX_PRIVATE_LOCKS} (name, Kind) pairs)")
     return out
 
 
@@ -51,8 +68,8 @@ def resolve(target: str, allow_import: bool = True) -> type[Driver]:
         module, _, cls = target.partition(":")
         try:
             found = getattr(importlib.import_module(module), cls)
-        except (ImportError, AttributeError) as e:
-            raise ValueError(f"cannot load driver {target!r}: {e}") from None
+        except Exception as e:  # any failure to import is bad input
+            raise ValueError(f"cannot load driver {target!r}: {type(e).__name__}: {e}") from None
         if not isinstance(found, type):
             raise ValueError(f"{target!r} is not a class")
         lacks = missing(found)

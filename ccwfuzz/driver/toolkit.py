@@ -121,8 +121,10 @@ class Toolkit:
                     if operand is None:
                         raise ProgramInterruption(instr.name.lower(), "no operand")
                     cc = css.ssch(sid, operand) if instr == Instr.SSCH else css.msch(sid, operand)
-                elif instr in (Instr.STSCH, Instr.TSCH):  # (the IRB/SCHIB: see their methods)
-                    cc = (css.stsch(sid) if instr == Instr.STSCH else css.tsch(sid))[0]
+                elif instr == Instr.TSCH:
+                    raise ValueError("TSCH goes through test_subchannel(), which records it")
+                elif instr == Instr.STSCH:  # (the SCHIB itself: store_subchannel)
+                    cc = css.stsch(sid)[0]
                 else:
                     cc = getattr(css, instr.name.lower())(sid)
             except ProgramInterruption:

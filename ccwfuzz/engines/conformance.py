@@ -146,6 +146,12 @@ def check_driver(executor: Executor, cls: type) -> Report:
         report.runs += 1
         view = view_of(result, program, getattr(executor, "lock_names", dict)())
         seen |= view.kinds
+        if view.malformed:
+            report.problems.append(
+                f"{name}: {view.malformed} history record(s) with out-of-range fields were "
+                "dropped (a state, event or subchannel the contract does not have, e.g. an "
+                "event passed to kernel.set_state() that is not an Event)"
+            )
         never_judged &= set(not_judged(view))
         for actor, text in sorted(result.crashes.items()):
             last = text.strip().splitlines()[-1] if text.strip() else "an exception"

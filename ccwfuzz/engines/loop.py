@@ -129,6 +129,7 @@ class Session:
         self._names = executor.lock_names()
         self._edge_programs: dict[int, Program] = {}
         self._src = RandomSource(seed)
+        self._kinds: frozenset[int] = frozenset()  # record kinds the target has written
 
     def left(self) -> float:
         return float("inf") if self.deadline is None else self.deadline - time.monotonic()
@@ -176,7 +177,8 @@ class Session:
         run = self.stats.runs
         self.graph.run, self.graph.added = run, 0
         self.graph.cycles.clear()
-        view = view_of(result, program, self._names, self.graph)
+        view = view_of(result, program, self._names, self.graph, self._kinds)
+        self._kinds |= view.kinds
         findings = check(view, endings=endings)
         if len(self.stats.judged) < len(RULES):
             self.stats.judged |= set(RULES) - set(not_judged(view))

@@ -51,6 +51,10 @@ class PoolError(RuntimeError):
     pass
 
 
+class DriverStartError(ValueError):
+    """The driver class could not be constructed (bad input, reported in one line)."""
+
+
 @dataclasses.dataclass(frozen=True)
 class Layout:
     """Byte offsets of the areas in a run segment (all 8-byte aligned)."""
@@ -142,8 +146,15 @@ class Pool:
         self._ctl = ctx.Semaphore(0)
         self.control = Controller(self._w, self.layout.sched // 4, self._sems, self._ctl)
         self._interlock = ctx.RLock()
-        self._env = self._make_env(self._seg.buf)
-        self._format_fresh()
+        try:
+            self._env = self._make_env(self._seg.buf)
+            self._format_fresh()
+        except Exception as e:  # the driver's own code (its constructor) failed: bad input
+            self._w.release()
+            self._seg.close()
+            self._seg = None
+            raise DriverStartError(f"driver {self.target!r} cannot start: "
+                                   f"{type(e).__name__}: {e}") from None  # fmt: skip
         parent = os.getpid()
         for a in range(self.nactors):
             p = ctx.Process(target=_actor_main, args=(self, a, parent), daemon=True,
@@ -159,9 +170,14 @@ class Pool:
         css = ChannelSubsystem(region)
         w = self._w
         table = Table(w, lay.table // 4, lay.slots)
-        kernel = Kernel(css, w, buf, lay.driver // 4, table, GUEST_TOP, self._private_words,
-                        self._private_locks)  # fmt: skip
-        return Env(css, kernel, self.driver_cls(kernel))
+        try:
+            kernel = Kernel(css, w, buf, lay.driver // 4, table, GUEST_TOP,
+                            self._private_words, self._private_locks)  # fmt: skip
+            return Env(css, kernel, self.driver_cls(kernel))
+        except BaseException:
+            css.close()
+            region.release()
+            raise
 
     def _format_fresh(self) -> None:
         History.format(self._w, self.layout.history // 4, self.layout.history_capacity)
@@ -393,7 +409,7 @@ class Pool:
             steps=c[W.S_STEPS] if mode == Mode.CONTROLLED else c.free_steps(),
             switches=c[W.S_SWITCHES],
             elapsed=elapsed,
-            states=[drv.state(s) for s in range(self.nsch)],
+            states=[_state(drv.state(s)) for s in range(self.nsch)],
             cp_live=[drv.cp_live(s) for s in range(self.nsch)],
             deadlock_mask=c[W.S_DEADLOCK_MASK],
             crashed_mask=c[W.S_CRASHED],
@@ -529,13 +545,34 @@ def _actor_main(pool: Pool, me: int, parent: int) -> None:
             ctx.finish(crashed=True)
 
 
+#: Frames of these files are the framework, not the driver: a crash is keyed by the
+#: innermost frame outside them (and outside the standard library).
+_FRAMEWORK = tuple(
+    os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), *part)
+    for part in (("sync",), ("device",), ("arch",), ("exec",), ("driver", "toolkit.py"),
+                 ("driver", "kernel.py"))
+)  # fmt: skip
+_STDLIB = os.path.dirname(os.path.abspath(os.__file__))
+
+
+def _state(value: object) -> State:
+    """A driver's ``state()`` answer as a State (anything else reads NOT_OPER)."""
+    try:
+        return State(int(value))  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        return State.NOT_OPER
+
+
 def _crash_text(e: BaseException) -> tuple[str, str]:
     """The formatted traceback (driver frames last), and the raising code location
-    (``file:function``, the innermost frame) that keys the finding."""
+    that keys the finding: ``file:function`` of the innermost frame of driver code
+    (not the toolkit, the simulator or the standard library it called into)."""
     tb = traceback.TracebackException.from_exception(e)
     frames = list(tb.stack)
-    site = f"{os.path.basename(frames[-1].filename)}:{frames[-1].name}" if frames else "?"
-    return "".join(tb.format()), site
+    mine = [f for f in frames if not os.path.abspath(f.filename).startswith((*_FRAMEWORK, _STDLIB))]
+    at = (mine or frames)[-1] if frames else None
+    site = f"{os.path.basename(at.filename)}:{at.name}" if at else "?"
+    return f"raised in {site}\n" + "".join(tb.format()), site
 
 
 def _words(values: list[int]) -> memoryview:

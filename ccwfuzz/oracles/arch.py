@@ -142,6 +142,7 @@ def intermediate_not_final(view: RunView) -> list[Finding]:
     "C.1, C.2, C.9",
     "exactly one final interrupt per accepted start, halt or clear",
     needs=(Ev.INSTR, Ev.INTERRUPT),
+    whole_history=True,
 )
 def one_final(view: RunView) -> list[Finding]:
     """A final solicited interruption ends the outstanding function (a halt or clear
@@ -234,6 +235,7 @@ def pending_cleared(view: RunView) -> list[Finding]:
     "C.4",
     "unsolicited status never changes the function control",
     needs=(Ev.INSTR, Ev.INTERRUPT),
+    whole_history=True,
 )
 def unsolicited_fc(view: RunView) -> list[Finding]:
     """An unsolicited interruption carries the FC the subchannel had (from the last

@@ -34,6 +34,7 @@ FIXED = {State.NOT_OPER: -K.EIO, State.STANDBY: -K.EIO, State.CP_PROCESSING: -K.
     "D.1 (E12)",
     "a request's return code and transitions follow the FSM",
     needs=(Ev.RET,),
+    whole_history=True,
 )
 def return_codes(view: RunView) -> list[Finding]:
     """IO_REQ: NOT_OPER/STANDBY -EIO, CP_PROCESSING -EAGAIN, CP_PENDING -EBUSY, with no
@@ -130,10 +131,13 @@ def return_codes(view: RunView) -> list[Finding]:
                 and op == "ssch"  # a raw write may carry no function: ret_code echoed (H4)
             ):
                 bad = f"IO_REQ in IDLE returned 0 without reaching CP_PENDING ({_names(moves)})"
+            elif before == State.IDLE and op == "ssch" and ret not in IO_REQ_IDLE_RETS:
+                bad = f"IO_REQ in IDLE answered {K.errno_name(ret)}, not a D.1 answer"
             elif (
                 before == State.IDLE
                 and ret != 0
-                and (not moves or moves[-1] != State.IDLE)
+                and moves  # a request refused before any transition leaves no E12 window
+                and moves[-1] != State.IDLE
                 and now[sch] != State.NOT_OPER  # gone meanwhile: NOT_OPER must stick
             ):
                 bad = (
@@ -162,6 +166,7 @@ def _names(moves: list[State]) -> str:
     "D.1 (c6c82e0c), E11",
     "at most one channel program per subchannel",
     needs=(Ev.CP_ALLOC,),
+    whole_history=True,
 )
 def one_cp(view: RunView) -> list[Finding]:
     """A channel program is allocated only when none is live for that subchannel."""
@@ -191,6 +196,7 @@ def one_cp(view: RunView) -> list[Finding]:
     "D.1, E13",
     "state IDLE implies no live channel program",
     needs=(Ev.FSM, Ev.CP_ALLOC),
+    whole_history=True,
 )
 def idle_no_cp(view: RunView) -> list[Finding]:
     """Whenever the FSM enters IDLE, and at the end of a completed run, a subchannel in
@@ -231,12 +237,14 @@ def idle_no_cp(view: RunView) -> list[Finding]:
     "D.1 io_todo, C.1, E1, E8, E10, E18",
     "a cp is freed only when nothing can still use it, and never from interrupt context",
     needs=(Ev.CP_ALLOC, Ev.CP_FREE),
+    whole_history=True,
 )
 def cp_free_final(view: RunView) -> list[Finding]:
     """Safety, not the reference's order of steps. A channel program may be freed only
-    when (a) the channel can no longer fetch it: the start that runs it has ended
-    (a final solicited interruption was taken), was cancelled (XSCH) or cleared
-    (CSCH), the subchannel was disabled or the device went away (C.1, E1, E10); and
+    when (a) the channel can no longer fetch it: the start that runs it has ended (a
+    final solicited interruption was taken, a halt's or clear's included), was
+    cancelled (XSCH), the subchannel was disabled or the device went away (C.1, E1,
+    E10); and
     (b) no other request is still building it (E8). It is never freed in atomic
     context (the top half, or under a spin lock: unpinning sleeps; D.4, E18). Which FSM
     state the driver is in when it frees is its own business."""
@@ -270,8 +278,10 @@ def cp_free_final(view: RunView) -> list[Finding]:
             if instr == Instr.SSCH:
                 running[sch] = live[sch]
                 builder.pop(sch, None)  # built: the request issued it
-            elif instr in (Instr.XSCH, Instr.CSCH, Instr.MSCH):
-                running[sch] = 0  # cancelled, cleared, or disabled (MSCH cc 0: idle)
+            elif instr in (Instr.XSCH, Instr.MSCH):
+                running[sch] = 0  # cancelled, or disabled (MSCH cc 0: nothing active)
+            # CSCH cc 0 only makes the clear pending (C.1): the program may be fetched
+            # until the clear's final interruption, as after HSCH.
         elif kind == Ev.INTERRUPT:
             w0 = r.arg("scsw0")
             if S.is_final(w0) and S.is_solicited(w0):
@@ -304,6 +314,7 @@ def cp_free_final(view: RunView) -> list[Finding]:
     "D.4 (E2, H1-H3), DESIGN 5",
     "a read IRB is one the interrupt path delivered (upstream) and, strict, none is lost",
     needs=(Ev.IRB_STORE,),
+    whole_history=True,
 )
 def irb_integrity(view: RunView) -> list[Finding]:
     """Judged on what userspace received (the worker's ``IRB_READ``). ``upstream``: every
@@ -322,11 +333,15 @@ def irb_integrity(view: RunView) -> list[Finding]:
     unread = [0] * nsch
     window: dict[int, tuple[int, set[int]]] = {}  # actor -> (sch, IRBs current during op)
     lost: dict[int, tuple[Record, str, State, int, int]] = {}  # overwritten, maybe read late
-    for r, op, states in view.of(Ev.OP_BEGIN, Ev.IRB_STORE, Ev.IRB_READ):
-        sch = r.arg("sch") if r.kind in (Ev.OP_BEGIN, Ev.IRB_STORE, Ev.IRB_READ) else -1
+    closed = (State.STANDBY, State.NOT_OPER)
+    for r, op, states in view.of(Ev.OP_BEGIN, Ev.IRB_STORE, Ev.IRB_READ, Ev.FSM):
+        sch = r.arg("sch")
         if not 0 <= sch < nsch:
             continue
-        if r.kind == Ev.OP_BEGIN:
+        if r.kind == Ev.FSM:
+            if r.arg("new") in closed:
+                unread[sch] = 0  # closed: an IRB nobody read is userspace's choice, not a loss
+        elif r.kind == Ev.OP_BEGIN:
             window[r.actor] = (sch, {latest[sch]})
         elif r.kind == Ev.IRB_STORE:
             if view.contract == "strict" and unread[sch] and sch not in raw_written:
@@ -349,7 +364,7 @@ def irb_integrity(view: RunView) -> list[Finding]:
                         sch,
                     )
                 )
-            for seq in [q for q, v in lost.items() if v[4] == h and h]:
+            for seq in [q for q, v in lost.items() if v[3] == sch and v[4] == h and h]:
                 del lost[seq]  # it was read after all: the copy ran before the overwrite
             if view.contract == "strict" and unread[sch] and h not in seen | {unread[sch]}:
                 out.append(
@@ -362,7 +377,7 @@ def irb_integrity(view: RunView) -> list[Finding]:
                         sch,
                     )
                 )
-            if h in seen | {unread[sch]}:
+            if h == unread[sch]:
                 unread[sch] = 0
     for fr, fop, st, sch, _ in lost.values():
         msg = "delivered IRB overwritten before it was read"
@@ -375,6 +390,7 @@ def irb_integrity(view: RunView) -> list[Finding]:
     "C.1, D.1 io_todo, D.4 (H1)",
     "every final status the top half took is processed and delivered to userspace",
     needs=(Ev.INTERRUPT, Ev.TODO, Ev.IRB_STORE),
+    whole_history=True,
 )
 def final_delivered(view: RunView) -> list[Finding]:
     """Liveness, judged when a run completed (channel and work queue quiet): every
@@ -459,7 +475,7 @@ def user_answer(view: RunView) -> list[Finding]:
             assert answer is not None
             want = answer if answer else SIZES[op]
             got = signed(r.arg("result"))
-            if got != want:
+            if got != want and got not in (-EBADF, -K.ENODEV):  # a retry refused by the core
                 sch = r.arg("sch")
                 out.append(
                     view.finding(
@@ -530,6 +546,7 @@ LIFECYCLE_END = {
     "D.1 (fsm_open, fsm_close), E15, E16",
     "open, close and reset leave the FSM where the contract says, and say so",
     needs=(Ev.FSM,),
+    whole_history=True,
 )
 def lifecycle(view: RunView) -> list[Finding]:
     """Judged on the lifecycle op's own result and its own transitions (those the

@@ -272,7 +272,13 @@ def leak(view: RunView) -> list[Finding]:
     ]
 
 
-@rule("memory.double-free", "E9", "a channel program is freed once", needs=(Ev.CP_FREE,))
+@rule(
+    "memory.double-free",
+    "E9",
+    "a channel program is freed once",
+    needs=(Ev.CP_FREE,),
+    whole_history=True,
+)
 def double_free(view: RunView) -> list[Finding]:
     """A cp generation freed twice (or one never allocated)."""
     live: set[tuple[int, int]] = set()

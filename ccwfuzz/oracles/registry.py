@@ -115,8 +115,14 @@ class RunView:
     initial_states: list[State] = dataclasses.field(default_factory=list)
     crashes: dict[int, str] = dataclasses.field(default_factory=dict)
     malformed: int = 0
+    #: Record kinds the target is known to write (seen in other runs of the session):
+    #: a rule is judged when its records are written by the target, even in a run
+    #: whose bug kept them from being written.
+    seen_kinds: frozenset[int] = frozenset()
+    #: Records lost to the ring wrapping: the history does not start at the run's start.
+    lost: int = 0
     _walk: list[tuple[Record, str, tuple[State, ...]]] | None = dataclasses.field(
-        default=None, repr=False, compare=False
+        default=None, init=False, repr=False, compare=False
     )
 
     _of: dict[frozenset[int], list[tuple[Record, str, tuple[State, ...]]]] = dataclasses.field(
@@ -202,10 +208,16 @@ class Rule:
     #: rule is "not judged" (never "clean"); a driver that skips the toolkit call that
     #: writes it is told so by ``check-driver``.
     needs: frozenset[Ev] = frozenset()
+    #: The rule follows state from the run's start (not judged if the ring wrapped).
+    whole_history: bool = False
 
     def judges(self, view: RunView) -> bool:
-        """Whether this rule can judge the run (all the records it needs are there)."""
-        return self.needs <= view.kinds
+        """Whether this rule can judge the run: the target writes the records it needs
+        (in this run or another of the session), and, for a rule that follows state
+        from the run's start, no record was lost to the ring wrapping."""
+        if self.whole_history and view.lost:
+            return False
+        return self.needs <= view.kinds | view.seen_kinds
 
     @property
     def doc(self) -> str:
@@ -220,10 +232,12 @@ def view_of(
     program: Program,
     lock_names: dict[int, str] | None = None,
     lock_graph: object | None = None,
+    seen_kinds: frozenset[int] = frozenset(),
 ) -> RunView:
     """The oracles' view of a pool run. Pass the pool's lock names (readable findings;
-    needed by the isolation and lock-order rules) and, to find lock-order inversions
-    across runs, one :class:`~ccwfuzz.oracles.locking.LockGraph` for all of them."""
+    needed by the isolation and lock-order rules), to find lock-order inversions across
+    runs one :class:`~ccwfuzz.oracles.locking.LockGraph` for all of them, and the record
+    kinds earlier runs of the same target wrote (``seen_kinds``)."""
     return RunView(
         records=result.records,
         outcome=result.outcome,
@@ -239,6 +253,8 @@ def view_of(
         current_ops=result.current_ops,
         initial_states=result.initial_states,
         crashes=result.crashes,
+        seen_kinds=seen_kinds,
+        lost=result.lost,
     )
 
 
@@ -248,15 +264,18 @@ def rule(
     statement: str,
     judges_ending: bool = False,
     needs: tuple[Ev, ...] = (),
+    whole_history: bool = False,
 ) -> Callable[[Callable[[RunView], list[Finding]]], Callable[[RunView], list[Finding]]]:
     """Register an oracle under a stable id, with its spec section and one-line rule;
     ``judges_ending`` for a rule about how the run ended rather than what it did;
-    ``needs``: the record kinds without which it cannot judge a run."""
+    ``needs``: the record kinds without which it cannot judge a run; ``whole_history``
+    for a rule that follows state from the run's start."""
 
     def register(fn: Callable[[RunView], list[Finding]]) -> Callable[[RunView], list[Finding]]:
         if rule_id in RULES:
             raise ValueError(f"duplicate rule id {rule_id}")
-        RULES[rule_id] = Rule(rule_id, spec, statement, fn, judges_ending, frozenset(needs))
+        RULES[rule_id] = Rule(rule_id, spec, statement, fn, judges_ending, frozenset(needs),
+                              whole_history)  # fmt: skip
         return fn
 
     return register

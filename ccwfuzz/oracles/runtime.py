@@ -71,7 +71,10 @@ def crash(view: RunView) -> list[Finding]:
 
 
 def _site(lines: list[str]) -> str:
-    """``file:function`` of the innermost frame of a formatted traceback."""
+    """``file:function`` where the driver raised: the pool's first line of the crash
+    text names the innermost frame of driver code; else the innermost frame."""
+    if lines and lines[0].startswith("raised in "):
+        return lines[0][len("raised in ") :].strip()
     for line in reversed(lines):
         line = line.strip()
         if line.startswith('File "'):

@@ -73,3 +73,33 @@ class NeverKicks(Reference):
             if name in ("ssch", "msch"):
                 return int(getattr(self.css, name)(sid.make(sch), operand))
             return int(getattr(self.css, name)(sid.make(sch)))
+
+
+class FailsToConstruct(Reference):
+    """Its constructor raises (a bug in the driver's own set-up code)."""
+
+    name = "fails-to-construct"
+
+    def __init__(self, kernel: object) -> None:
+        raise RuntimeError("no such device table")
+
+
+class OverrunsTheRegion(Reference):
+    """Copies the async command one word past the end of its region area."""
+
+    name = "overruns-the-region"
+
+    def async_write(self, ctx: Context, sch: int, off: int, data: bytes) -> int:
+        from ccwfuzz.driver.kernel import D_CMD_REGION
+
+        self.k.copy_in(ctx, sch, D_CMD_REGION, off, data + bytes(4))  # the bug
+        return len(data)
+
+
+class BadEvent(Reference):
+    """Passes a made-up FSM event to ``set_state``: its records are dropped."""
+
+    name = "bad-event"
+
+    def set_state(self, ctx: Context, sch: int, new: State, event: int = 0xFF) -> None:
+        super().set_state(ctx, sch, new, 77)

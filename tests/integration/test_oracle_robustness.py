@@ -68,7 +68,7 @@ def test_no_oracle_raises_on_mutated_histories(target: str) -> None:
             records = _mutate(rng, base.records)
             outcome = rng.choice(list(Outcome))
             view = dataclasses.replace(base, records=records, outcome=outcome,
-                                       lock_graph=graph, malformed=0, _walk=None)  # fmt: skip
+                                       lock_graph=graph, malformed=0)  # fmt: skip
             for rule in RULES.values():
                 try:
                     rule.check(view)
@@ -82,5 +82,5 @@ def test_malformed_records_are_dropped_and_counted() -> None:
     view = _histories("reference", 1)[0]
     n = len(view.records)
     bad = [*view.records, Record([n, 99, 3, 1, 0, 0, 0, 0]), Record([n + 1, 0, 250, 0, 0, 0, 0, 0])]
-    again = dataclasses.replace(view, records=bad, malformed=0, _walk=None)
+    again = dataclasses.replace(view, records=bad, malformed=0)
     assert again.malformed == 2 and len(again.records) == n
