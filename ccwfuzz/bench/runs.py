@@ -86,7 +86,8 @@ def controlled(pool: Pool, seconds: float, oracles: bool) -> dict[str, float]:
 
 def oracle_cost(pool: Pool, runs: int = 300, passes: int = 5) -> dict[str, float]:
     """Judging alone, on ``runs`` recorded runs: ms per run (best of ``passes``; the CPU
-    cost of the whole catalogue), and the three most expensive rules."""
+    cost of the whole catalogue), and the three most expensive rules (the first rule
+    also pays for the walk every rule shares)."""
     programs = [random_program(RandomSource(s)) for s in range(runs)]
     names = pool.lock_names()
     results = [pool.run(RunRequest(p)) for p in programs]
