@@ -68,6 +68,13 @@ def _writable(path: str, what: str) -> str | None:
     return None
 
 
+def _print_crashes(crashes: dict[int, str]) -> None:
+    """Each crashed actor's traceback, indented under its finding."""
+    for actor, text in sorted(crashes.items()):
+        print(f"  actor {actor} traceback:")
+        print("".join(f"    {line}\n" for line in text.rstrip().splitlines()), end="")
+
+
 def _load_replays(args: argparse.Namespace) -> list[tuple[Any, Any]]:
     """The programs to run, earlier lock-order runs first, each with the history
     fingerprint its run must reproduce (None if unknown)."""
@@ -135,9 +142,7 @@ def _run(args: argparse.Namespace) -> int:
             print(divergence_block(at, expected.events, result.records, len(first.workers), names))
     for f in findings:
         print(finding_block(f, result.records, len(program.workers), names))
-    for actor, text in sorted(result.crashes.items()):
-        print(f"  actor {actor} traceback:")
-        print("".join(f"    {line}\n" for line in text.rstrip().splitlines()), end="")
+    _print_crashes(result.crashes)
     if findings and args.token is None:
         print(f"  replay: ccwfuzz run --token {encode(program, expected)}")
     return EXIT_FINDING if findings else EXIT_OK
@@ -189,9 +194,7 @@ def _stress(args: argparse.Namespace) -> int:
             bar.clear()
             print(finding_block(hit.finding, hit.result.records, args.workers,
                                 pool.lock_names()))  # fmt: skip
-            for actor, text in sorted(hit.result.crashes.items()):
-                print(f"  actor {actor} traceback:")
-                print("".join(f"    {line}\n" for line in text.rstrip().splitlines()), end="")
+            _print_crashes(hit.result.crashes)
             print(f"  saved: {path} (replay: ccwfuzz run {path}{extra})")
             print(f"  token: ccwfuzz run{extra} --token {hit.token}")
             bar.refresh()

@@ -294,11 +294,7 @@ def cp_free_final(view: RunView) -> list[Finding]:
             elif running[sch] and running[sch] == gen:
                 bad = "freed a cp the channel may still fetch (its start has not ended)"
                 where = "freed a cp the channel may still fetch"
-            elif (
-                sch in builder
-                and builder[sch] == (builder[sch][0], gen)
-                and (builder[sch][0] != r.actor)
-            ):
+            elif builder.get(sch, (r.actor, 0))[0] != r.actor and builder[sch][1] == gen:
                 bad = where = "freed a cp another request is still building"
             if bad:
                 out.append(view.finding("driver.cp-free-final", bad, r, op, st, sch, where=where))
