@@ -71,17 +71,10 @@ def crash(view: RunView) -> list[Finding]:
 
 
 def _site(lines: list[str]) -> str:
-    """``file:function`` where the driver raised: the pool's first line of the crash
-    text names the innermost frame of driver code; else the innermost frame."""
-    if lines and lines[0].startswith("raised in "):
-        return lines[0][len("raised in ") :].strip()
-    for line in reversed(lines):
-        line = line.strip()
-        if line.startswith('File "'):
-            path, _, rest = line[6:].partition('", line ')
-            func = rest.partition(", in ")[2]
-            return f"{path.rsplit('/', 1)[-1]}:{func}"
-    return ""
+    """``file:function`` where the driver raised: the first line of the pool's crash
+    text (``raised in ...``) names the innermost frame of driver code."""
+    first = lines[0] if lines else ""
+    return first[len("raised in ") :].strip() if first.startswith("raised in ") else ""
 
 
 @rule(
