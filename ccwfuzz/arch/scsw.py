@@ -234,3 +234,20 @@ def validity_violations(w0: int) -> list[str]:
     ):
         bad.append("intermediate status on a function that is not active (spec C.1)")
     return bad
+
+
+def is_final_for_start(w0: int) -> bool:
+    """Word 0 ends a start function for the guest: FC start with status pending, and
+    primary status or a deferred condition code (spec C.2, C.5); not intermediate
+    status, not a halt's or clear's status.
+
+    Example:
+        >>> is_final_for_start(FC_START | SC_PRIMARY | SC_SECONDARY | SC_PENDING)
+        True
+        >>> is_final_for_start(FC_START | AC_SUBCHANNEL_ACTIVE | AC_DEVICE_ACTIVE
+        ...                    | SC_INTERMEDIATE | SC_PENDING)
+        False
+    """
+    if w0 & (FC_HALT | FC_CLEAR) or not w0 & FC_START or not w0 & SC_PENDING:
+        return False
+    return bool(w0 & SC_PRIMARY or (w0 & CC and w0 & SC_ALERT))

@@ -39,6 +39,9 @@ _MAX_TICS = 255
 _MAX_NODATA = 255
 _INPUT = (C.Kind.READ, C.Kind.READ_BACKWARD, C.Kind.SENSE)
 _SC_BITS_CLEARED_BY_STATUS = S.SC | S.CC | S.Z | S.E
+#: Kinds of storage access reported to ``Channel.on_access``.
+ACCESS_CCW, ACCESS_IDAW, ACCESS_FETCH, ACCESS_STORE = 0, 1, 2, 3
+ACCESS_KINDS = ("ccw", "idaw", "data-fetch", "data-store")
 
 
 class ChannelProgramCheck(Exception):  # noqa: N818 - architecture vocabulary
@@ -62,6 +65,11 @@ class Channel:
         #: ``poison_byte`` only: the channel is running freed memory (a use after free).
         self.on_poison: Callable[[int, int], None] | None = None
         self.poison_byte: bytes = b"\x6b" * 8
+        #: Called as ``on_access(subchannel, address, length, kind)`` for every storage
+        #: access of a channel program (``kind``: one of :data:`ACCESS_KINDS`), so a
+        #: pass-through run can check that the channel touches only what its driver
+        #: pinned (spec A.6 "Passthrough").
+        self.on_access: Callable[[int, int, int, int], None] | None = None
 
     # ---- driving ------------------------------------------------------------------
     def step(self, index: int | None = None) -> int | None:
@@ -175,6 +183,9 @@ class Channel:
             raise ChannelProgramCheck
         raw = c.memory.read(addr, 8)
         w[b + L.CH_LAST_END] = addr + 8
+        hook = self.on_access
+        if hook is not None:
+            hook(i, addr, 8, ACCESS_CCW)
         if raw == self.poison_byte and self.on_poison is not None:
             self.on_poison(i, addr)
         if fmt1:
@@ -219,12 +230,18 @@ class Channel:
             if w[b + L.CH_NODATA] > _MAX_NODATA:
                 raise ChannelProgramCheck
         areas: list[tuple[int, int]] = []
-        if count and not immediate:
-            areas = self._data_areas(orb1, fmt1, ccw_flags, cda, count)
         k = C.kind(command)
+        # Skip on an input command stores nothing, so storage is not accessed at all
+        # (vfio-ccw's ccw_does_data_transfer relies on it: it pins nothing for them).
+        skip = bool(ccw_flags & C.SKP) and k in _INPUT
+        if count and not immediate and not skip:
+            areas = self._data_areas(i, orb1, fmt1, ccw_flags, cda, count)
+            if hook is not None:
+                for a, n in areas:
+                    hook(i, a, n, ACCESS_STORE if k in _INPUT else ACCESS_FETCH)
         out = b"".join(c.memory.read(a, n) for a, n in areas) if k not in _INPUT else b""
         t = c.storage.execute(i, command, offset, count, out)
-        if k in _INPUT and t.moved and not ccw_flags & C.SKP:
+        if k in _INPUT and t.moved and not skip:
             if k is C.Kind.READ_BACKWARD:
                 # Stored at descending addresses from the end of the area: the bytes
                 # arrive last-first and land in their forward order at its top.
@@ -265,7 +282,7 @@ class Channel:
             self._intermediate(i, addr + 8, pci, z=bool(first and orb1 & O.I))
 
     def _data_areas(
-        self, orb1: int, fmt1: bool, flags: int, cda: int, count: int
+        self, i: int, orb1: int, fmt1: bool, flags: int, cda: int, count: int
     ) -> list[tuple[int, int]]:
         """Guest ranges for ``count`` bytes at ``cda``, through an IDAL if IDA is set."""
         mem = self._c.memory
@@ -285,6 +302,8 @@ class Channel:
         while left:
             if not mem.valid(idal, idaw_size):
                 raise ChannelProgramCheck
+            if self.on_access is not None:
+                self.on_access(i, idal, idaw_size, ACCESS_IDAW)
             data = int.from_bytes(mem.read(idal, idaw_size), "big")
             if not fmt2 and data & 0x80000000:
                 raise ChannelProgramCheck

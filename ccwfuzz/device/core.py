@@ -35,6 +35,10 @@ class CssConfig:
         device_block: bytes of storage behind each storage device.
         enabled: whether subchannels start enabled (PMCW E=1); the architecture's
             default is disabled, and a driver enables at open (spec D.1 ``fsm_open``).
+        host_frames: 4-KiB host page frames above guest memory that a pass-through
+            driver maps guest pages into when it pins them (vfio ``pin_pages``); the
+            channel reaches guest data only through them (see
+            :class:`~ccwfuzz.device.memory.GuestMemory`).
     """
 
     pmcw_reserved_mask: int = 0xC300
@@ -42,6 +46,7 @@ class CssConfig:
     memory_size: int = 1 << 20
     device_block: int = 4096
     enabled: bool = False
+    host_frames: int = 0
 
     def __post_init__(self) -> None:
         if self.no_path not in ("deferred", "immediate"):
@@ -50,6 +55,8 @@ class CssConfig:
             raise ValueError("memory_size must be a positive multiple of 8, at most 2 GiB")
         if not 0 < self.device_block <= 1 << 24:
             raise ValueError("device_block must be between 1 byte and 16 MiB")
+        if not 0 <= self.host_frames <= 1 << 16:
+            raise ValueError("host_frames must be between 0 and 65536")
         if not 0 <= self.pmcw_reserved_mask <= 0xFFFF:
             raise ValueError("pmcw_reserved_mask is a 16-bit mask")
 
@@ -71,7 +78,10 @@ class Core:
         self.w = w
         self.buf = region
         self.nsch: int = w[L.H_NSCH]
-        self.memory = GuestMemory(region, w[L.H_MEM_OFFSET], w[L.H_MEM_SIZE])
+        self.memory = GuestMemory(
+            region, w[L.H_MEM_OFFSET], w[L.H_MEM_SIZE],
+            frames_base=w[L.H_FRAMES_BASE], frames=w[L.H_FRAMES], table=w[L.H_FRAME_TABLE],
+        )  # fmt: skip
         self.storage = StorageDevice(w, region, w[L.H_DEV_OFFSET], w[L.H_DEV_BLOCK])
         self.irq = SchList(
             w, (L.H_IRQ_HEAD, L.H_IRQ_TAIL, L.H_IRQ_COUNT), (L.IRQ_PREV, L.IRQ_NEXT, L.IRQ_QUEUED)

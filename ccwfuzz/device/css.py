@@ -41,7 +41,8 @@ _Operand = bytes | bytearray | memoryview | int
 def segment_size(subchannels: int, config: CssConfig) -> int:
     """Bytes of the segment for ``subchannels`` subchannels under ``config``."""
     words = L.words_size(subchannels)
-    return words + config.memory_size + subchannels * config.device_block
+    frame_table = 4 * config.host_frames
+    return words + config.memory_size + subchannels * config.device_block + frame_table
 
 
 class ChannelSubsystem:
@@ -362,6 +363,10 @@ class ChannelSubsystem:
         """SCSW word 0 of subchannel ``index`` (fast path for hot loops)."""
         return int(self._w[L.sch_base(index) + L.SCSW])
 
+    def orb_word(self, index: int, word: int) -> int:
+        """Word ``word`` of the ORB saved by the last accepted SSCH on ``index``."""
+        return int(self._w[L.sch_base(index) + L.ORB + word])
+
     def pmcw_word(self, index: int, word: int) -> int:
         """PMCW word ``word`` of subchannel ``index`` (fast path for hot loops)."""
         return int(self._w[L.sch_base(index) + L.PMCW + word])
@@ -427,6 +432,9 @@ def _format(
     w[L.H_MEM_SIZE] = config.memory_size
     w[L.H_DEV_OFFSET] = mem_off + config.memory_size
     w[L.H_DEV_BLOCK] = config.device_block
+    w[L.H_FRAMES_BASE] = -(-config.memory_size // L.FRAME) * L.FRAME
+    w[L.H_FRAMES] = config.host_frames
+    w[L.H_FRAME_TABLE] = mem_off + config.memory_size + nsch * config.device_block
     w[L.H_OWNER_PID] = os.getpid()
     w[L.H_FLAGS] = L.F_NO_PATH_IMMEDIATE_CC3 if config.no_path == "immediate" else 0
     w[L.H_PMCW_MASK] = config.pmcw_reserved_mask

@@ -33,7 +33,12 @@ H_IRQ_COUNT = 13
 H_WORK_HEAD = 14
 H_WORK_TAIL = 15
 H_WORK_COUNT = 16
+H_FRAMES_BASE = 17  # address of the first host page frame (IOMMU window)
+H_FRAMES = 18  # number of host page frames
+H_FRAME_TABLE = 19  # byte offset of the frame table (one word per frame)
 HEADER_WORDS = 32
+
+FRAME = 4096  # a host page frame
 
 # Header flag bits (configuration, spec G choices).
 F_NO_PATH_IMMEDIATE_CC3 = 0x1  # spec G.5: HERC immediate cc 3 instead of deferred cc 3

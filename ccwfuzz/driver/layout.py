@@ -9,8 +9,11 @@ from ccwfuzz.sync.history import Instr
 
 POISON = 0x6B
 POISON_WORD = 0x6B6B6B6B  # a driver word of freed private state
-CP_SLOT = 4096
+CP_SLOT = 8192  # host CCWs, host IDALs and the segment table of one channel program
 SLOTS_PER_SCH = 2
+#: Host page frames a channel program can pin (one window per cp slot).
+FRAMES_PER_CP = 256
+PAGE = 4096
 CHUNK = 32  # bytes copied between scheduling points
 IRB_SIZE = 96
 
@@ -40,6 +43,7 @@ D_IRB_AIM = 15  # D_HALT_GEN when the top half stored the private IRB
 D_IO_REGION = 16  # 31 words: 124 bytes
 D_CMD_REGION = 48  # 2 words
 D_IRB = 52  # 24 words: the private IRB slot (spec D.4 H1)
+D_PINNED = 76  # 2 words: frames pinned in each cp slot's frame window
 D_CRW_HEAD, D_CRW_TAIL = 80, 81
 D_CRW_RING = 82  # 8 CRWs
 D_IRBQ_HEAD, D_IRBQ_TAIL = 90, 91  # the reference's queue of IRBs from the top half
@@ -66,3 +70,8 @@ def slots_needed(nsch: int, private_locks: int = 0) -> int:
 
 def arena_size(nsch: int) -> int:
     return nsch * SLOTS_PER_SCH * CP_SLOT
+
+
+def frames_needed(nsch: int) -> int:
+    """Host page frames of a run with ``nsch`` subchannels (a window per cp slot)."""
+    return nsch * SLOTS_PER_SCH * FRAMES_PER_CP

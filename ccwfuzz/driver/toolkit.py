@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import struct
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from ccwfuzz.arch import schib as P
 from ccwfuzz.arch import sid as sid_mod
@@ -16,6 +16,8 @@ from ccwfuzz.arch.exceptions import ProgramInterruption
 from ccwfuzz.device import ChannelSubsystem
 from ccwfuzz.driver.contract import (
     ASYNC_REGION_SIZE,
+    EFAULT,
+    ENOMEM,
     IO_REGION_SIZE,
     IRB_AREA,
     RET_CODE,
@@ -32,9 +34,12 @@ from ccwfuzz.driver.layout import (
     D_CP_INIT,
     D_CP_LEN,
     D_IO_REGION,
+    D_PINNED,
     D_STATE,
     DRV_WORDS,
+    FRAMES_PER_CP,
     GLOBAL_WORDS,
+    PAGE,
     POISON,
     POISON_WORD,
     SLOTS_PER_SCH,
@@ -54,6 +59,9 @@ class Toolkit:
     arena: int
     channel_waitq: WaitQueue
     io_event: list[EventCounter]
+    #: Called as ``on_deliver(ctx, sch, irb)`` after an IRB reached ``irb_area`` (the
+    #: executor uses it to note the guest's memory then, for the differential check).
+    on_deliver: Callable[[Context, int, bytes], None] | None = None
 
     # ---- addressing ------------------------------------------------------------------
     def d(self, sch: int) -> int:
@@ -203,18 +211,67 @@ class Toolkit:
         ctx.record(Ev.CP_ALLOC, sch, gen, host, guest, len(host_ccws))
         return host
 
-    def cp_free(self, ctx: Context, sch: int) -> bool:
-        """``cp_free``: a no-op on an empty cp (E7); else the slot is poisoned and the
-        free recorded. Returns whether a program was freed."""
+    def cp_free(self, ctx: Context, sch: int, unpin: bool = True) -> bool:
+        """``cp_free``: a no-op on an empty cp (E7); else the guest pages the program
+        pinned are unpinned (``unpin=False`` leaves them pinned: only a buggy driver
+        wants that), the slot is poisoned and the free recorded. Returns whether a
+        program was freed."""
         w, d = self.w, self.d(sch)
         if not w[d + D_CP_INIT]:
             return False
         ctx.point()
         w[d + D_CP_INIT] = 0
+        if unpin:
+            self.unpin(ctx, sch, w[d + D_CP_GEN])
         self.poison(w[d + D_CP_HOST])
         atomic = int(ctx.irq or ctx.spin_depth > 0)
         ctx.record(Ev.CP_FREE, sch, w[d + D_CP_GEN], w[d + D_CP_HOST], self.state(sch), atomic)
         return True
+
+    # ---- toolkit: pinning guest pages (vfio pin_pages / unpin_pages) -------------------
+    def pin(self, ctx: Context, sch: int, guest: int) -> int:
+        """Pin the guest page holding guest address ``guest`` for the channel program
+        being built (the next generation of ``sch``): map it into the next host frame
+        of that program's window and return the host address of ``guest``. -EFAULT
+        for an address outside guest memory, -ENOMEM when the window is full.
+        Recorded as ``PIN`` (not a scheduling point of its own: the translation around
+        it has them)."""
+        if not 0 <= guest < self.arena:
+            return -EFAULT
+        gen = self.cp_gen(sch) + 1
+        slot = gen % SLOTS_PER_SCH
+        w, d = self.w, self.d(sch)
+        n = w[d + D_PINNED + slot]
+        if n >= FRAMES_PER_CP:
+            return -ENOMEM
+        frame = (sch * SLOTS_PER_SCH + slot) * FRAMES_PER_CP + n
+        mem = self.css.memory
+        mem.map_frame(frame, guest // PAGE)
+        w[d + D_PINNED + slot] = n + 1
+        ctx.record(Ev.PIN, sch, gen, frame, guest // PAGE)
+        return mem.frame_address(frame) + guest % PAGE
+
+    def unpin(self, ctx: Context, sch: int, gen: int | None = None) -> int:
+        """Unpin every page pinned for generation ``gen`` of ``sch`` (default: the
+        program being built, after a translation error); returns how many. Recorded
+        as ``UNPIN`` when there were any."""
+        gen = self.cp_gen(sch) + 1 if gen is None else gen
+        slot = gen % SLOTS_PER_SCH
+        w, d = self.w, self.d(sch)
+        n = w[d + D_PINNED + slot]
+        if not n:
+            return 0
+        first = (sch * SLOTS_PER_SCH + slot) * FRAMES_PER_CP
+        for frame in range(first, first + n):
+            self.css.memory.unmap_frame(frame)
+        w[d + D_PINNED + slot] = 0
+        ctx.record(Ev.UNPIN, sch, gen, n)
+        return int(n)
+
+    def pinned(self, sch: int, gen: int | None = None) -> int:
+        """Pages pinned for generation ``gen`` of ``sch`` (default: the one being built)."""
+        gen = self.cp_gen(sch) + 1 if gen is None else gen
+        return int(self.w[self.d(sch) + D_PINNED + gen % SLOTS_PER_SCH])
 
     def slot_addr(self, sch: int, gen: int) -> int:
         return self.arena + (sch * SLOTS_PER_SCH + gen % SLOTS_PER_SCH) * CP_SLOT
@@ -260,7 +317,10 @@ class Toolkit:
         """Copy an IRB into the I/O region's ``irb_area`` for userspace (chunked) and
         record the delivery; signal userspace with :meth:`signal_io` afterwards."""
         self.copy_in(ctx, sch, D_IO_REGION, IRB_AREA, irb)
-        ctx.record(Ev.IRB_STORE, sch, irb_hash(irb), struct.unpack_from(">I", irb)[0])
+        w0, w1, w2 = struct.unpack_from(">III", irb)
+        ctx.record(Ev.IRB_STORE, sch, irb_hash(irb), w0, w1, w2)
+        if self.on_deliver is not None:
+            self.on_deliver(ctx, sch, irb)
 
     def processed(self, ctx: Context, sch: int, w0: int, before: State, freed: bool) -> None:
         """Record what the bottom half did with an IRB (SCSW word 0 ``w0``): the state

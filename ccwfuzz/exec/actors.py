@@ -13,6 +13,7 @@ from ccwfuzz.device import ChannelSubsystem
 from ccwfuzz.driver import contract as K
 from ccwfuzz.driver.contract import Driver
 from ccwfuzz.driver.kernel import Kernel
+from ccwfuzz.exec.passthrough import GUEST_TOP, DmaCheck, Expectations, expect, page_mask
 from ccwfuzz.program.ops import Csch, Hsch, HwEvent, Op, Read, Ssch, WaitIrq, Write, Yield
 from ccwfuzz.sync import Context
 from ccwfuzz.sync.history import Ev, Instr, irb_hash
@@ -27,6 +28,7 @@ class Env:
     css: ChannelSubsystem
     kernel: Kernel
     driver: Driver
+    slots: Expectations
 
 
 def guest_cc(ret: int, size: int) -> int:
@@ -64,17 +66,23 @@ def do_op(ctx: Context, env: Env, me: int, index: int, op: Op) -> int:
     name = op.kind
     if isinstance(op, Ssch):
         fmt1 = bool(op.ctrl & O.F)
-        addr = GUEST_PROGRAMS + ((me * 20 + index) % GUEST_SLOTS) * GUEST_SLOT
+        addr = op.at or GUEST_PROGRAMS + ((me * 20 + index) % GUEST_SLOTS) * GUEST_SLOT
         raw = b"".join(
             C.Ccw1(c.cmd, c.flags, c.count, c.addr).to_bytes() if fmt1
             else C.Ccw0(c.cmd, c.addr & 0xFFFFFF, c.flags, 0, c.count).to_bytes()
             for c in op.ccws
-        )  # fmt: skip
+        ) + op.idal  # fmt: skip
+        raw = raw[: max(0, GUEST_TOP - addr)]  # the guest cannot store past its memory
         env.css.memory.write(addr, raw)
-        region = struct.pack(">III", op.intparm, op.ctrl, addr)
-        region += struct.pack(">III", S.FC_START, 0, 0) + bytes(96) + bytes(4)
+        orb = struct.pack(">III", op.intparm, op.ctrl, (addr + op.cpa) & 0xFFFFFFFF)
+        tag = me << 16 | index & 0xFFFF
+        expect(ctx, env.kernel, env.slots, me, sch, tag, op.ctrl, orb)
+        region = orb + struct.pack(">III", S.FC_START, 0, 0) + bytes(96) + bytes(4)
         ret = _write_retrying(ctx, env, sch, op.retry, 0, region)
-        ctx.record(Ev.GUEST_CC, Instr.SSCH, sch, guest_cc(ret, len(region)), ret)
+        if ret != len(region):
+            env.slots.disarm(me, sch)
+        ctx.record(Ev.GUEST_CC, Instr.SSCH, sch, guest_cc(ret, len(region)), ret,
+                   page_mask(addr, len(raw)))  # fmt: skip
         return ret
     if isinstance(op, (Hsch, Csch)):
         cmd = K.ASYNC_CMD_CSCH if isinstance(op, Csch) else K.ASYNC_CMD_HSCH
@@ -170,6 +178,7 @@ def channel_body(ctx: Context, env: Env, events: tuple[HwEvent, ...]) -> None:
     half, step the channel; idle when there is nothing to do."""
     css, drv, k = env.css, env.driver, env.kernel
     css.channel.on_poison = lambda sch, addr: ctx.record(Ev.POISON_READ, sch, addr)
+    css.channel.on_access = DmaCheck(ctx, k)
     ei = iters = 0
     while True:
         ctx.point()

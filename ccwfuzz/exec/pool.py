@@ -27,8 +27,16 @@ from typing import Any
 
 from ccwfuzz.device import ChannelSubsystem, CssConfig, Segment, segment_size
 from ccwfuzz.driver import State, resolve
-from ccwfuzz.driver.kernel import Kernel, arena_size, slots_needed, words_needed
+from ccwfuzz.driver.kernel import Kernel, arena_size, frames_needed, slots_needed, words_needed
 from ccwfuzz.exec.actors import Env, channel_body, worker_body, workqueue_body
+from ccwfuzz.exec.passthrough import (
+    DEVICE_BLOCK,
+    EXPECT_WORDS,
+    GUEST_TOP,
+    Expectations,
+    fill_patterns,
+    on_deliver,
+)
 from ccwfuzz.program import Program
 from ccwfuzz.program.flat import flatten_events, flatten_ops, unflatten_events, unflatten_ops
 from ccwfuzz.program.run import RequestError, RunRequest, RunResult, default_timeout
@@ -42,7 +50,6 @@ PROGRAM_BYTES = 1 << 20
 CRASH_BYTES = 2048  # per actor: the formatted traceback of what it raised (UTF-8, tail)
 PR_SET_PDEATHSIG = 1
 ACTOR_WORKER, ACTOR_CHANNEL, ACTOR_WORKQUEUE = 1, 2, 3
-GUEST_TOP = 0x20000
 #: How long closing waits for the actors to exit before killing them, in seconds.
 CLOSE_GRACE = 0.3
 
@@ -69,6 +76,7 @@ class Layout:
     size: int
     history_capacity: int
     slots: int
+    expect: int = 0
 
     @staticmethod
     def compute(
@@ -86,12 +94,15 @@ class Layout:
         drv, off = off, align(off + 4 * words_needed(nsch, private_words))
         prog, off = off, align(off + PROGRAM_BYTES)
         crash, off = off, align(off + CRASH_BYTES * W.MAX_ACTORS)
+        expect, off = off, align(off + 4 * EXPECT_WORDS * W.MAX_ACTORS * nsch)
         css, off = off, align(off + segment_size(nsch, css_config))
-        return Layout(sched, hist, table, drv, prog, crash, css, off, history_capacity, slots)
+        return Layout(sched, hist, table, drv, prog, crash, css, off, history_capacity, slots,
+                      expect)  # fmt: skip
 
 
 def css_config(nsch: int) -> CssConfig:
-    return CssConfig(memory_size=GUEST_TOP + arena_size(nsch), device_block=1024)
+    return CssConfig(memory_size=GUEST_TOP + arena_size(nsch), device_block=DEVICE_BLOCK,
+                     host_frames=frames_needed(nsch))  # fmt: skip
 
 
 class Pool:
@@ -173,7 +184,8 @@ class Pool:
         try:
             kernel = Kernel(css, w, buf, lay.driver // 4, table, GUEST_TOP,
                             self._private_words, self._private_locks)  # fmt: skip
-            return Env(css, kernel, self.driver_cls(kernel))
+            slots = Expectations(w, lay.expect // 4, self.nsch)
+            return Env(css, kernel, self.driver_cls(kernel), slots)
         except BaseException:
             css.close()
             region.release()
@@ -306,6 +318,8 @@ class Pool:
         for a in range(self.nactors):
             self._w[lay.crash // 4 + a * CRASH_BYTES // 4] = 0
         ChannelSubsystem.format(self._region, self.nsch, config=self.cfg)
+        fill_patterns(self._env.css)
+        self._env.slots.clear()
         self._format_fresh()
         # Each actor's part in its flat form: an actor decodes only what it runs.
         parts = [flatten_ops(ops) for ops in program.workers]
@@ -411,6 +425,7 @@ class Pool:
             elapsed=elapsed,
             states=[_state(drv.state(s)) for s in range(self.nsch)],
             cp_live=[drv.cp_live(s) for s in range(self.nsch)],
+            end_scsw=[self._env.css.scsw0(s) for s in range(self.nsch)],
             deadlock_mask=c[W.S_DEADLOCK_MASK],
             crashed_mask=c[W.S_CRASHED],
             lost=lost,
@@ -493,6 +508,9 @@ def _actor_main(pool: Pool, me: int, parent: int) -> None:
     ctx = Context(me, w, lay.sched // 4, History(w, lay.history // 4), pool._sems, pool._ctl,
                   pool._interlock)  # fmt: skip
     env = pool._env
+    env.kernel.on_deliver = lambda c, sch, irb: on_deliver(
+        c, env.kernel, env.slots, pool.nworkers, sch, irb
+    )
     body: Any
     if me < pool.nworkers:
         body = worker_body

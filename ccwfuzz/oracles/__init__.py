@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ccwfuzz.oracles import arch, driver, locking, runtime
+from ccwfuzz.oracles import arch, driver, locking, runtime, translation
 from ccwfuzz.oracles.locking import LockGraph
 from ccwfuzz.oracles.registry import RULES, Finding, Rule, RunView, check, not_judged, view_of
 
@@ -18,5 +18,6 @@ __all__ = [
     "locking",
     "not_judged",
     "runtime",
+    "translation",
     "view_of",
 ]

@@ -148,7 +148,9 @@ def one_final(view: RunView) -> list[Finding]:
     """A final solicited interruption ends the outstanding function (a halt or clear
     accepted during a start ends together with it); one with no function outstanding
     is a duplicate. In a run that completed, no accepted function is left without its
-    final interruption, unless the subchannel was disabled or went away."""
+    final interruption, unless the subchannel was disabled or went away, or the start
+    function rests suspended (a CCW S flag, spec C.3: only RSCH, which the pass-through
+    contract does not offer, or a halt or clear ends it)."""
     out = []
     outstanding = [False] * view.nsch
     dropped = [False] * view.nsch
@@ -180,7 +182,8 @@ def one_final(view: RunView) -> list[Finding]:
                 outstanding[sch] = False
     if view.outcome == Outcome.DONE:
         for sch in range(view.nsch):
-            if outstanding[sch] and not dropped[sch]:
+            ended = view.end_scsw[sch] if sch < len(view.end_scsw) else 0
+            if outstanding[sch] and not dropped[sch] and not ended & S.AC_SUSPENDED:
                 out.append(
                     view.finding(
                         "arch.one-final-per-function",

@@ -12,6 +12,7 @@ import re
 from ccwfuzz.arch import scsw as S
 from ccwfuzz.driver.contract import State
 from ccwfuzz.oracles.registry import Finding, RunView, rule
+from ccwfuzz.oracles.translation import pinned_leaks
 from ccwfuzz.program.ops import OPS
 from ccwfuzz.sync import Outcome
 from ccwfuzz.sync.history import Ev, Record, signed
@@ -257,13 +258,15 @@ def pending_before_irq(view: RunView) -> list[Finding]:
     return out
 
 
-@rule("memory.leak", "E6", "no channel program (pinned pages) left after close")
+@rule("memory.leak", "E6, E9", "no channel program or pinned page left behind")
 def leak(view: RunView) -> list[Finding]:
     """At the end of a completed run, a subchannel in STANDBY or NOT_OPER (closed)
-    holds no channel program."""
+    holds no channel program; and no guest page stays pinned for a program that failed
+    to translate, was freed, or belongs to a closed device (``pinned_leaks``)."""
+    out = pinned_leaks(view, ended=view.outcome == Outcome.DONE)
     if view.outcome != Outcome.DONE:
-        return []
-    return [
+        return out
+    return out + [
         view.finding(
             "memory.leak", "closed device still holds a channel program", state=st, sch=sch
         )

@@ -106,6 +106,7 @@ class RunView:
     contract: str = "upstream"
     states: list[State] = dataclasses.field(default_factory=list)
     cp_live: list[bool] = dataclasses.field(default_factory=list)
+    end_scsw: list[int] = dataclasses.field(default_factory=list)
     deadlock_mask: int = 0
     lock_names: dict[int, str] = dataclasses.field(default_factory=dict)
     lock_graph: object | None = None  # a locking.LockGraph shared across runs
@@ -247,6 +248,7 @@ def view_of(
         contract=program.contract,
         states=result.states,
         cp_live=result.cp_live,
+        end_scsw=result.end_scsw,
         deadlock_mask=result.deadlock_mask,
         lock_names=lock_names or {},
         lock_graph=lock_graph,

@@ -25,8 +25,9 @@ from ccwfuzz.sync.words import MAX_CHOICES as MAX_CHOICES
 #: ORB word 1 of a generated start: format-1 CCWs, all paths (spec A.1).
 ORB_CTRL_DEFAULT = orb.F | 0xFF00
 MAX_SUBCHANNELS = 64
-MAX_CCWS = 32
+MAX_CCWS = 300  # past vfio-ccw's 256 per chain segment (spec A.6), to reach the limit
 MAX_DATA = 256
+MAX_IDAL = 1024
 MAX_YIELD = 100_000
 MAX_AFTER = 10_000
 CONTRACTS = ("upstream", "strict")
@@ -122,14 +123,22 @@ class Remove(Op):
 @_kind("ssch")
 @dataclasses.dataclass(frozen=True)
 class Ssch(Op):
-    """Start: write ``ccws`` into guest memory and the ORB (``intparm``, ``ctrl`` = ORB
-    word 1) and an FC-start SCSW into the I/O region, as QEMU does (spec B.1
-    "Passthrough"); ``retry`` repeats on -EAGAIN as QEMU does."""
+    """Start: write ``ccws`` (format 0 or 1 as ORB F says) at guest address ``at`` and
+    the bytes ``idal`` right after them, then the ORB (``intparm``, ``ctrl`` = ORB word
+    1, CPA = ``at + cpa`` modulo 2**32) and an FC-start SCSW into the I/O region, as QEMU
+    does (spec B.1 "Passthrough"); ``retry`` repeats on -EAGAIN as QEMU does.
+
+    ``at`` = 0 places the program in a slot the worker picks for the op (programs
+    written before ``at`` existed); generated programs always give it, so CCW data
+    addresses and TIC targets can point into the program's own IDAL and CCWs."""
 
     ccws: tuple[Ccw, ...] = field(Spec("ccws", 0, MAX_CCWS), ())
     intparm: int = field(U32, 0)
     ctrl: int = field(U32, ORB_CTRL_DEFAULT)
     retry: bool = field(BOOL, True)
+    at: int = field(U32, 0)
+    cpa: int = field(U32, 0)
+    idal: bytes = field(Spec("bytes", 0, MAX_IDAL), b"")
 
 
 @_kind("hsch")

@@ -58,6 +58,8 @@ class RunResult:
     cp_live: list[bool]
     deadlock_mask: int = 0
     crashed_mask: int = 0
+    #: SCSW word 0 of every subchannel when the run ended.
+    end_scsw: list[int] = dataclasses.field(default_factory=list)
     lost: int = 0  # history records overwritten (ring too small)
     #: Per worker, the op it was in when the run ended: (op code, sch), or None.
     current_ops: list[tuple[int, int] | None] = dataclasses.field(default_factory=list)

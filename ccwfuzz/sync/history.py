@@ -48,6 +48,12 @@ class Ev(enum.IntEnum):
     TRYLOCK_FAIL = 26
     EVENTFD = 27
     SCHIB_READ = 28
+    PIN = 29
+    UNPIN = 30
+    DMA = 31
+    EXPECT = 32
+    EXPECT_MEM = 33
+    OUTCOME = 34
 
 
 ARGS: dict[Ev, tuple[str, ...]] = {
@@ -62,13 +68,13 @@ ARGS: dict[Ev, tuple[str, ...]] = {
     Ev.CP_ALLOC: ("sch", "gen", "addr", "guest", "length"),
     Ev.CP_FREE: ("sch", "gen", "addr", "fsm", "atomic"),
     Ev.POISON_READ: ("sch", "addr"),
-    Ev.IRB_STORE: ("sch", "hash", "scsw0"),
+    Ev.IRB_STORE: ("sch", "hash", "scsw0", "cpa", "scsw2"),
     Ev.IRB_READ: ("sch", "hash", "scsw0", "cpa"),
     Ev.CRASH: ("code",),
     Ev.DEADLOCK: ("blocked_mask",),
     Ev.HW_EVENT: ("event", "sch", "result"),
     Ev.RET: ("what", "sch", "ret", "fsm_before", "fsm_after"),
-    Ev.GUEST_CC: ("instr", "sch", "cc", "ret"),
+    Ev.GUEST_CC: ("instr", "sch", "cc", "ret", "pages"),
     Ev.TODO: ("sch", "scsw0", "fsm_before", "fsm_after", "freed"),
     Ev.LIMIT: ("steps",),
     Ev.SLEEP_IN_ATOMIC: ("lock", "spin"),
@@ -77,6 +83,12 @@ ARGS: dict[Ev, tuple[str, ...]] = {
     Ev.TRYLOCK_FAIL: ("lock", "owner"),
     Ev.EVENTFD: ("sch",),
     Ev.SCHIB_READ: ("sch", "pmcw1", "scsw0", "ret"),
+    Ev.PIN: ("sch", "gen", "frame", "page"),
+    Ev.UNPIN: ("sch", "gen", "count"),
+    Ev.DMA: ("sch", "addr", "length", "access", "why"),
+    Ev.EXPECT: ("sch", "tag", "scsw0", "cpa", "scsw2"),
+    Ev.EXPECT_MEM: ("sch", "tag", "crc", "pages", "verdict"),
+    Ev.OUTCOME: ("sch", "tag", "crc"),
 }
 
 #: Who writes each record kind and what it means: the catalogue the oracles read
@@ -121,7 +133,8 @@ DOCS: dict[Ev, tuple[str, str]] = {
     ),
     Ev.IRB_STORE: (
         "toolkit: deliver_irb",
-        "the bottom half put an IRB (``hash``) into the I/O region's ``irb_area`` for userspace",
+        "the bottom half put an IRB (``hash``; SCSW words 0-2) into the I/O region's "
+        "``irb_area`` for userspace",
     ),
     Ev.IRB_READ: (
         "worker",
@@ -139,7 +152,8 @@ DOCS: dict[Ev, tuple[str, str]] = {
     Ev.GUEST_CC: (
         "worker",
         "what the guest sees for its SSCH/HSCH/CSCH (QEMU's mapping of "
-        "the region write's result ``ret``, spec B.1)",
+        "the region write's result ``ret``, spec B.1); ``pages``: the 4-KiB guest pages "
+        "(bit n: page n) the op wrote its channel program into",
     ),
     Ev.TODO: (
         "toolkit: processed",
@@ -155,6 +169,35 @@ DOCS: dict[Ev, tuple[str, str]] = {
     Ev.SCHIB_READ: (
         "worker",
         "userspace read the schib region: PMCW word 1 and SCSW word 0 as received, or ``ret`` < 0",
+    ),
+    Ev.PIN: (
+        "toolkit: pin",
+        "guest page ``page`` pinned into host frame ``frame`` for generation ``gen``",
+    ),
+    Ev.UNPIN: ("toolkit: unpin, cp_free", "the ``count`` pages pinned for ``gen`` unpinned"),
+    Ev.DMA: (
+        "channel",
+        "the channel touched storage its running program may not: ``access`` "
+        "(0 CCW, 1 IDAW, 2 data fetch, 3 data store) of ``length`` bytes at host address "
+        "``addr``; ``why``: 1 outside the running program, 2 a frame not pinned for it",
+    ),
+    Ev.EXPECT: (
+        "worker",
+        "before its start request: what the architecture gives the guest for this "
+        "program (the bare channel run on a copy of the subchannel, device and guest "
+        "memory): SCSW words 0-2 of the final status; ``tag`` pairs it with "
+        "EXPECT_MEM and OUTCOME",
+    ),
+    Ev.EXPECT_MEM: (
+        "worker",
+        "the same run's guest pages and device storage: ``crc`` of the pages it "
+        "stored into and the device storage after it, ``pages`` the pages it touched, "
+        "``verdict`` 1 when it ended cleanly (no program check, no alert)",
+    ),
+    Ev.OUTCOME: (
+        "worker hook at toolkit: deliver_irb",
+        "an IRB reached ``irb_area`` while expectation ``tag`` was armed: the ``crc`` of "
+        "the same pages and device storage now",
     ),
 }
 

@@ -144,10 +144,7 @@ class Fsm(Subchannel):
         lock = self.k.sch_lock[sch]
         lock.lock(ctx)
         try:
-            if not ctrl & O.LPM:
-                ctrl |= (self.css.pmcw_word(sch, 2) & P.LPM) >> 16
-            ctrl = (ctrl & ~(O.KEY | O.RESERVED | O.D | O.X)) | O.F  # a 12-byte host ORB
-            host = struct.pack(">III", sch, ctrl, self.k.cp_host(sch))
+            host = struct.pack(">III", sch, self.cp_get_orb(sch, ctrl), self.k.cp_host(sch))
             cc = self.instr(ctx, sch, "ssch", host)
             if cc == 0:
                 self.set_state(ctx, sch, State.CP_PENDING, Event.IO_REQ)
