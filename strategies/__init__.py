@@ -15,11 +15,22 @@ Example:
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+from typing import TypeVar
+
 from hypothesis import strategies as st
 
 from ccwfuzz.arch import Ccw0, Ccw1, Orb, ccw, sid
+from ccwfuzz.choices import ChoiceSource
+from ccwfuzz.program import Program, Ssch
+from ccwfuzz.program.generate import orb_ctrl, program_at, random_program, ssch_op
 
-__all__ = ["ccw_chains", "ccws", "orbs", "schibs", "sids"]
+__all__ = [
+    "HypothesisSource", "ccw_chains", "ccws", "channel_programs", "from_choices", "orb_words",
+    "orbs", "programs", "schibs", "sids",
+]  # fmt: skip
+_T = TypeVar("_T")
 
 _COMMANDS = [
     ccw.CMD_READ, ccw.CMD_WRITE, ccw.CMD_NOP, ccw.CMD_SENSE, ccw.CMD_SENSE_ID,
@@ -106,3 +117,81 @@ def schibs() -> st.SearchStrategy[bytes]:
         st.one_of(st.sampled_from([0, 1, 4, 5]), u32),
         st.one_of(st.just(0), st.integers(0, 2**64 - 1)),
     ) | st.binary(min_size=0, max_size=60)
+
+
+# ---- the generator's programs, drawn through Hypothesis ------------------------------
+class HypothesisSource:
+    """A choice source over a Hypothesis ``draw``: every ``draw(n)`` is one
+    ``st.integers(0, n - 1)``, so Hypothesis shrinks each choice toward 0, which the
+    generator reads as the plain choice (small chains, default ORB fields).
+
+    Example:
+        >>> from hypothesis import given
+        >>> @given(st.data())
+        ... def test_choices_are_bounded(data):
+        ...     assert 0 <= HypothesisSource(data.draw).draw(6) < 6
+        >>> test_choices_are_bounded()
+    """
+
+    def __init__(self, draw: Callable[[st.SearchStrategy[int]], int]) -> None:
+        self._draw = draw
+
+    def draw(self, n: int) -> int:
+        return self._draw(_below(n)) if n > 1 else 0
+
+
+@functools.cache
+def _below(n: int) -> st.SearchStrategy[int]:
+    return st.integers(0, n - 1)
+
+
+def from_choices(build: Callable[[ChoiceSource], _T]) -> st.SearchStrategy[_T]:
+    """A strategy of whatever ``build`` makes from a choice source, so a Hypothesis
+    failure is an ordinary ccwfuzz value (and program) that replays by its choices."""
+
+    @st.composite
+    def strategy(draw: st.DrawFn) -> _T:
+        return build(HypothesisSource(draw))
+
+    return strategy()
+
+
+def orb_words(mode: str = "valid") -> st.SearchStrategy[int]:
+    """ORB word 1 (spec A.1) as :func:`ccwfuzz.program.generate.orb_ctrl` draws it, every
+    field on its own; ``mode`` is ``"valid"``, ``"anything"`` or ``"mixed"``.
+
+    Example:
+        >>> from hypothesis import given
+        >>> @given(orb_words("valid"))
+        ... def test_no_transport_mode_here(ctrl):
+        ...     assert 0 <= ctrl < 2**32
+        >>> test_no_transport_mode_here()
+    """
+    return from_choices(lambda src: orb_ctrl(src, mode))
+
+
+def channel_programs(mode: str = "valid", sch: int = 0, worker: int = 0) -> st.SearchStrategy[Ssch]:
+    """One start (an :class:`~ccwfuzz.program.Ssch` op: ORB, CCWs, IDAL, CPA) on
+    subchannel ``sch``, placed in worker ``worker``'s first program slot."""
+    return from_choices(lambda src: ssch_op(src, mode, sch, program_at(worker, 0)))
+
+
+def programs(mode: str = "valid", workers: int = 3, ops: int = 8, subchannels: int = 2,
+             target: str = "reference") -> st.SearchStrategy[Program]:  # fmt: skip
+    """Whole programs from :func:`ccwfuzz.program.random_program` (ops, channel events
+    and a materialized schedule), so a failing example is a program file away from
+    ``ccwfuzz run``.
+
+    Example:
+        >>> from hypothesis import given, settings
+        >>> @settings(max_examples=5, deadline=None)
+        ... @given(programs("mixed", workers=1, ops=2))
+        ... def test_one_worker(p):
+        ...     assert len(p.workers) == 1
+        >>> test_one_worker()
+    """
+    return from_choices(
+        lambda src: random_program(
+            src, workers=workers, ops=ops, subchannels=subchannels, target=target, mode=mode
+        )
+    )

@@ -40,6 +40,7 @@ from ccwfuzz.program import (
     Schedule,
     random_program,
 )
+from ccwfuzz.program.chains import MODES as DRAW_MODES
 from ccwfuzz.program.ops import CONTRACTS
 from ccwfuzz.program.replay import Fingerprint, encode, fingerprint
 from ccwfuzz.sync import Outcome
@@ -110,7 +111,7 @@ class Session:
     def __init__(self, executor: Executor, *, mode: Mode = Mode.CONTROLLED, seed: int = 0,
                  max_steps: int = 50_000, seconds: float | None = None,
                  budget: int | None = None, ops: int = 8,
-                 contract: str = "upstream") -> None:  # fmt: skip
+                 contract: str = "upstream", draw: str = "valid") -> None:  # fmt: skip
         if not isinstance(mode, Mode):
             raise TypeError(f"mode must be a Mode, not {mode!r}")
         self.executor = executor
@@ -122,6 +123,9 @@ class Session:
         if contract not in CONTRACTS:
             raise ValueError(f"contract must be one of {', '.join(CONTRACTS)}, not {contract!r}")
         self.contract = contract
+        if draw not in DRAW_MODES:
+            raise ValueError(f"draw must be one of {', '.join(DRAW_MODES)}, not {draw!r}")
+        self.draw = draw
         self.start = time.monotonic()
         self.deadline = None if seconds is None else self.start + seconds
         self.stats = Stats()
@@ -140,7 +144,7 @@ class Session:
     def generate(self) -> Program:
         ex = self.executor
         program = random_program(self._src, workers=ex.nworkers, subchannels=ex.nsch,
-                                 ops=self.ops, target=ex.target)  # fmt: skip
+                                 ops=self.ops, target=ex.target, mode=self.draw)  # fmt: skip
         if self.contract != program.contract:
             program = dataclasses.replace(program, contract=self.contract)
         return program

@@ -28,9 +28,12 @@ class SearchResult:
 
 def search(executor: Executor, rule: str | None, budget: int, seed: int = 0,
            mode: Mode = Mode.CONTROLLED, seconds: float | None = None,
-           max_steps: int = 50_000, contract: str = "upstream") -> SearchResult:  # fmt: skip
+           max_steps: int = 50_000, contract: str = "upstream",
+           draw: str = "valid") -> SearchResult:  # fmt: skip
     """Run up to ``budget`` random programs (or for ``seconds``) against the executor's
-    target; stop at the first finding of ``rule`` (any rule when None).
+    target; stop at the first finding of ``rule`` (any rule when None). ``draw`` is
+    the generator's mode: ``valid`` (mostly programs the device accepts), ``anything``
+    or ``mixed`` (:func:`ccwfuzz.program.generate.random_program`).
 
     Example:
         >>> from ccwfuzz.exec import Pool
@@ -40,7 +43,7 @@ def search(executor: Executor, rule: str | None, budget: int, seed: int = 0,
         (True, 'driver.retcode', True)
     """
     session = Session(executor, mode=mode, seed=seed, max_steps=max_steps, seconds=seconds,
-                      budget=budget, contract=contract)  # fmt: skip
+                      budget=budget, contract=contract, draw=draw)  # fmt: skip
     other: dict[str, int] = {}
     for judged in session:
         for f in judged.findings:

@@ -22,11 +22,13 @@ class Hit:
 
 def stress(executor: Executor, seconds: float, seed: int = 0, mode: Mode = Mode.FREE,
            ops: int = 8, on_progress: Callable[[Stats], None] | None = None,
-           max_steps: int = 200_000, contract: str = "upstream") -> Iterator[Hit]:  # fmt: skip
-    """Run random programs for ``seconds``; yield every new finding (by key). The
-    programs are judged under ``contract`` (``upstream`` or ``strict``, spec D.4)."""
+           max_steps: int = 200_000, contract: str = "upstream",
+           draw: str = "valid") -> Iterator[Hit]:  # fmt: skip
+    """Run random programs (generator mode ``draw``) for ``seconds``; yield every new
+    finding (by key). The programs are judged under ``contract`` (``upstream`` or
+    ``strict``, spec D.4)."""
     session = Session(executor, mode=mode, seed=seed, seconds=seconds, ops=ops,
-                      max_steps=max_steps, contract=contract)  # fmt: skip
+                      max_steps=max_steps, contract=contract, draw=draw)  # fmt: skip
     seen: set[tuple[str, str, str]] = set()
     for judged in session:
         for f in judged.findings:

@@ -86,16 +86,26 @@ def translation_equivalence(view: RunView) -> list[Finding]:
     out: list[Finding] = []
     live: dict[int, _Expectation] = {}  # tag -> expectation
     unknown: set[int] = set()  # subchannels running a start nobody predicted
-    for r, op, states in view.of(Ev.EXPECT, Ev.EXPECT_MEM, Ev.INSTR, Ev.HW_EVENT, Ev.GUEST_CC,
-                                 Ev.IRB_STORE, Ev.OUTCOME):  # fmt: skip
+    began: dict[int, int] = {}  # actor -> seq of its current op's OP_BEGIN
+    changed: dict[int, int] = {}  # sch -> seq of the last event that changed it
+    for r, op, states in view.of(Ev.OP_BEGIN, Ev.EXPECT, Ev.EXPECT_MEM, Ev.INSTR, Ev.HW_EVENT,
+                                 Ev.GUEST_CC, Ev.IRB_STORE, Ev.OUTCOME):  # fmt: skip
         kind = r.kind
+        if kind == Ev.OP_BEGIN:
+            began[r.actor] = r.seq
+        elif kind == Ev.HW_EVENT or (
+            kind == Ev.INSTR and r.arg("cc") == 0 and r.arg("instr") & 0xFF in _CHANGES
+        ):
+            changed[r.arg("sch")] = r.seq
         if kind == Ev.EXPECT:
             sch = r.arg("sch")
             for t in [t for t, e in live.items() if e.actor == r.actor and e.sch == sch]:
                 del live[t]
             e = _Expectation(sch, r.actor, r.arg("tag"),
                              (r.arg("scsw0"), r.arg("cpa"), r.arg("scsw2")))  # fmt: skip
-            e.void = bool(unknown)
+            # The copy was taken after the op began: a change since then (recorded before
+            # this record, in a free run) may or may not be in it.
+            e.void = bool(unknown) or changed.get(sch, -1) > began.get(r.actor, -1)
             live[e.tag] = e
         elif kind == Ev.EXPECT_MEM:
             e2 = live.get(r.arg("tag"))
@@ -179,7 +189,7 @@ def _instr(r: Record, live: dict[int, _Expectation], unknown: set[int]) -> None:
 
 @rule(
     "memory.dma-bounds",
-    "A.6 Passthrough (D.1 cp_prefetch)",
+    "A.6, D.1 (cp_prefetch)",
     "the channel touches only the running program and the pages pinned for it",
     needs=(Ev.CP_ALLOC,),
 )

@@ -1,71 +1,180 @@
 """Random programs from a choice source (:mod:`ccwfuzz.choices`): every decision is one
 ``draw``, so a program is a function of its choices, and the schedule is drawn from
 the same source and materialized in the program (PCT priorities and change points
-included), so dropping an op moves no change point."""
+included), so dropping an op moves no change point.
+
+Starts come from :mod:`ccwfuzz.program.chains` (ORBs, CCWs, IDALs) and are placed in
+its guest memory map (re-exported here): worker ``w``'s ``k``-th start at
+:func:`program_at`, valid-mode data in :func:`data_window`. ``mode`` is ``"valid"``
+(weighted-valid, the default), ``"anything"`` or ``"mixed"`` (one draw per program)."""
 
 from __future__ import annotations
 
-from ccwfuzz.arch import ccw as C
+from ccwfuzz.arch import orb, scsw
 from ccwfuzz.choices import ChoiceSource, RandomSource, increasing, permutation
+from ccwfuzz.driver.contract import (
+    ASYNC_CMD_CSCH,
+    ASYNC_CMD_HSCH,
+    ASYNC_REGION,
+    ASYNC_REGION_SIZE,
+    CRW_REGION,
+    CRW_REGION_SIZE,
+    IO_REGION,
+    IO_REGION_SIZE,
+    IRB_AREA,
+    REGION_SHIFT,
+    RET_CODE,
+    SCHIB_REGION,
+    SCHIB_REGION_SIZE,
+    SCSW_AREA,
+)
+from ccwfuzz.program.chains import (
+    DATA_BASE,
+    DATA_WINDOW,
+    DATA_WINDOWS,
+    GUEST_TOP,
+    MODES,
+    PROGRAM_BASE,
+    PROGRAM_SLOT,
+    PROGRAM_SLOTS,
+    ccw_chain,
+    chance,
+    cpa_offset,
+    data_window,
+    orb_ctrl,
+    pick,
+    program_at,
+    resolve_mode,
+)
 from ccwfuzz.program.ops import (
-    ORB_CTRL_DEFAULT,
-    Ccw,
+    MAX_DATA,
     HwEvent,
     Op,
     Policy,
     Program,
     Schedule,
     Ssch,
+    Write,
     make_op,
 )
 
-DATA = 0x10000  # guest data area used by generated programs
+__all__ = [
+    "DATA_BASE", "DATA_WINDOW", "DATA_WINDOWS", "GUEST_TOP", "MODES", "PROGRAM_BASE",
+    "PROGRAM_SLOT", "PROGRAM_SLOTS", "STEPS_PER_OP", "ccw_chain", "cpa_offset",
+    "data_window", "orb_ctrl", "pct", "program_at", "random_program", "resolve_mode", "schedule",
+    "seeded_pct", "ssch_op", "worker_ops", "write_op",
+]  # fmt: skip
+
 #: Steps a random program's run takes per op, roughly: PCT change points are drawn
 #: within ``STEPS_PER_OP * ops`` steps (measured: ~330 points for 3 x 8 ops).
 STEPS_PER_OP = 40
+#: Worker op mix: the zoo's concurrency bugs need starts racing interrupts and region
+#: reads; raw region writes are rare in valid mode (they make a subchannel unjudged).
+_OPS_VALID = ((6, "ssch"), (4, "wait_irq"), (3, "read_io"), (1, "hsch"), (1, "csch"),
+              (1, "read_schib"), (1, "read_crw"), (1, "close"), (1, "open"), (1, "reset"),
+              (1, "read_async"), (1, "remove"), (1, "write"))  # fmt: skip
+_OPS_ANYTHING = (*_OPS_VALID[:-1], (6, "write"))
+_SIZES = {IO_REGION: IO_REGION_SIZE, ASYNC_REGION: ASYNC_REGION_SIZE,
+          SCHIB_REGION: SCHIB_REGION_SIZE, CRW_REGION: CRW_REGION_SIZE}  # fmt: skip
+_FIELDS = {IO_REGION: (4, 8, SCSW_AREA, SCSW_AREA + 4, IRB_AREA, RET_CODE),
+           ASYNC_REGION: (4,)}  # fmt: skip
 
 
-def _pick(src: ChoiceSource, items: list[str] | tuple[str, ...]) -> str:
-    return items[src.draw(len(items))]
+def ssch_op(src: ChoiceSource, mode: str, sch: int, at: int) -> Ssch:
+    """A start on subchannel ``sch`` with its chain at guest ``at``: ORB word 1, the
+    chain in the format the ORB says, its IDAL, the CPA, intparm and retry.
+
+    Example:
+        >>> from ccwfuzz.choices import ReplaySource
+        >>> op = ssch_op(ReplaySource([]), "valid", 0, program_at(0, 0))
+        >>> len(op.ccws), hex(op.ctrl), op.at == PROGRAM_BASE, op.cpa, op.idal
+        (1, '0xc2ff00', True, 0, b'')
+    """
+    mode = resolve_mode(src, mode)
+    ctrl = orb_ctrl(src, mode)
+    h, t = bool(ctrl & orb.H), bool(ctrl & orb.T)
+    ccws, idal = ccw_chain(src, mode, at, sch, bool(ctrl & orb.F), h, t)
+    intparm = src.draw(1 << 16) if mode == "valid" else src.draw(1 << 32)
+    cpa = cpa_offset(src, mode, at, len(ccws))
+    return Ssch(sch, ccws, intparm=intparm, ctrl=ctrl, retry=src.draw(4) != 3, at=at,
+                cpa=cpa, idal=idal)  # fmt: skip
 
 
-def channel_program(src: ChoiceSource) -> tuple[Ccw, ...]:
-    n = 1 + src.draw(4)
-    out = []
-    for k in range(n):
-        last = k == n - 1
-        kind = src.draw(10)
-        flags = 0 if last else C.CC
-        if src.draw(5) == 0:
-            flags |= C.PCI
-        if kind < 3:
-            out.append(Ccw(C.CMD_NOP, flags | C.SLI, 1, 0))
-        elif kind < 5:
-            out.append(Ccw(C.CMD_READ, flags, 16, DATA + 0x100 * src.draw(8)))
-        elif kind < 7:
-            out.append(Ccw(C.CMD_WRITE, flags, 16, DATA + 0x100 * src.draw(8)))
-        elif kind < 8:
-            out.append(Ccw(C.CMD_SENSE_ID, flags | C.SLI, 8, DATA + 0x800))
-        elif kind < 9:
-            out.append(Ccw(C.CMD_SENSE, flags, 32, DATA + 0x900))
-        else:
-            out.append(Ccw(0x0B, flags, 0, 0))  # rejected: unit check
-    return tuple(out)
+def write_op(src: ChoiceSource, mode: str, sch: int) -> Write:
+    """A raw region write (spec A.7): the I/O or async region (anything mode: also the
+    read-only ones), at its start, a field, misaligned or anywhere, for the rest of the
+    region, part of it, past its end or nothing; the bytes are plausible contents (an
+    ORB and a function, an async command) or, in anything mode, often random.
+
+    Example:
+        >>> from ccwfuzz.choices import ReplaySource
+        >>> w = write_op(ReplaySource([]), "valid", 1)
+        >>> w.sch, w.offset, len(w.data), w.data[12:16].hex()
+        (1, 0, 124, '00004000')
+    """
+    valid = resolve_mode(src, mode) == "valid"
+    region = pick(src, ((3, IO_REGION), (2, ASYNC_REGION), (0 if valid else 1, SCHIB_REGION),
+                        (0 if valid else 1, CRW_REGION)))  # fmt: skip
+    size = _SIZES[region]
+    how = pick(src, ((6, "start"), (2, "field"), (1, "misaligned"), (0 if valid else 3, "any")))
+    offset = 0
+    if how == "field":
+        fields = _FIELDS.get(region, (4,))
+        offset = fields[src.draw(len(fields))]
+    elif how == "misaligned":
+        offset = 4 * src.draw(size // 4) + 1 + src.draw(3)
+    elif how == "any":
+        offset = src.draw(size + 8)
+    rest = max(0, size - offset)
+    length = pick(src, ((6, "rest"), (2, "partial"), (1, "past"), (1, "zero")))
+    n = rest
+    if length == "partial":
+        n = 1 + src.draw(max(1, rest - 1))
+    elif length == "past":
+        n = rest + 1 + src.draw(16)
+    elif length == "zero":
+        n = 0
+    raw = not valid and chance(src, 1, 2)
+    data = b"" if raw else _region_image(src, region, valid)[offset : offset + n]
+    data += bytes(src.draw(256) if raw else 0 for _ in range(n - len(data)))
+    return Write(sch, offset=region << REGION_SHIFT | offset, data=data[:MAX_DATA])
 
 
-def worker_ops(src: ChoiceSource, nsch: int, count: int) -> tuple[Op, ...]:
+def _region_image(src: ChoiceSource, region: int, valid: bool) -> bytes:
+    """Plausible contents of a whole region: the I/O region with an ORB for one of the
+    program slots and an SCSW naming a function (spec A.7, B.1), the async region with a
+    command; anything mode draws the ORB and the words freely."""
+    if region == ASYNC_REGION:
+        cmd = pick(src, ((3, ASYNC_CMD_HSCH), (3, ASYNC_CMD_CSCH), (1, 0), (1, -1)))
+        cmd = src.draw(1 << 32) if cmd < 0 else cmd
+        return cmd.to_bytes(4, "big") + bytes(4)
+    if region != IO_REGION:
+        return bytes(_SIZES[region])
+    at = PROGRAM_BASE + PROGRAM_SLOT * src.draw(PROGRAM_SLOTS)
+    cpa = at if valid else at + cpa_offset(src, "anything", at, 1)
+    fc = pick(src, ((4, scsw.FC_START), (1, scsw.FC_HALT), (1, scsw.FC_CLEAR), (1, 0),
+                    (1, -1)))  # fmt: skip
+    fc = src.draw(1 << 32) if fc < 0 else fc
+    words = (src.draw(1 << 16), orb_ctrl(src, "valid" if valid else "anything"),
+             cpa & 0xFFFFFFFF, fc)  # fmt: skip
+    image = b"".join(w.to_bytes(4, "big") for w in words)
+    return image.ljust(IO_REGION_SIZE, b"\0")
+
+
+def worker_ops(src: ChoiceSource, nsch: int, count: int, mode: str = "valid",
+               worker: int = 0) -> tuple[Op, ...]:  # fmt: skip
+    """``count`` random ops of worker ``worker``; its starts go to its program slots."""
+    mode = resolve_mode(src, mode)
     ops: list[Op] = []
-    weights = ["ssch"] * 6 + ["wait_irq"] * 4 + ["read_io"] * 3 + [
-        "hsch", "csch", "read_schib", "read_crw", "close", "open", "reset", "read_async",
-        "remove",
-    ]  # fmt: skip
+    starts = 0
     for _ in range(count):
         sch = src.draw(nsch)
-        kind = _pick(src, weights)
+        kind = pick(src, _OPS_VALID if mode == "valid" else _OPS_ANYTHING)
         if kind == "ssch":
-            ctrl = ORB_CTRL_DEFAULT | (0x00200000 if src.draw(6) == 0 else 0)  # sometimes ORB I
-            ops.append(Ssch(sch, channel_program(src), intparm=src.draw(1 << 16), ctrl=ctrl,
-                            retry=src.draw(4) != 0))  # fmt: skip
+            ops.append(ssch_op(src, mode, sch, program_at(worker, starts)))
+            starts += 1
+        elif kind == "write":
+            ops.append(write_op(src, mode, sch))
         else:
             ops.append(make_op(kind, sch=sch))
     return tuple(ops)
@@ -79,18 +188,31 @@ def random_program(
     subchannels: int = 2,
     events: int = 2,
     target: str = "reference",
+    mode: str = "valid",
 ) -> Program:
     """A random program: every worker opens its subchannels first, then ``ops``
-    random operations; the channel fires ``events`` hardware events."""
+    random operations; the channel fires ``events`` hardware events.
+
+    ``mode``: ``"valid"`` (starts the device mostly accepts, with a steady small share
+    of every odd field), ``"anything"`` (every field from its whole range) or
+    ``"mixed"`` (one draw picks one of the two for the whole program, 3:1).
+
+    Example:
+        >>> from ccwfuzz.choices import ReplaySource
+        >>> p = random_program(ReplaySource([]), workers=1, ops=2, subchannels=1)
+        >>> [o.kind for o in p.workers[0]], [len(o.ccws) for o in p.workers[0][1:]]
+        (['open', 'ssch', 'ssch'], [1, 1])
+    """
+    mode = resolve_mode(src, mode)
     ws = []
-    for _ in range(workers):
-        opening = tuple(make_op("open", sch=s) for s in range(subchannels) if src.draw(3) != 0)
-        ws.append(opening + worker_ops(src, subchannels, ops))
+    for w in range(workers):
+        opening = tuple(make_op("open", sch=s) for s in range(subchannels) if src.draw(3) < 2)
+        ws.append(opening + worker_ops(src, subchannels, ops, mode, w))
     kinds = ("attention", "attention", "busy", "late_de", "paths_offline", "paths_online",
              "not_operational", "operational")  # fmt: skip
     hw: list[HwEvent] = []
     for _ in range(events):
-        kind, sch = _pick(src, kinds), src.draw(subchannels)
+        kind, sch = kinds[src.draw(len(kinds))], src.draw(subchannels)
         hw.append(HwEvent(kind, sch, src.draw(20)))
         if kind == "not_operational" and src.draw(2):  # a flap: gone, then back
             hw.append(HwEvent("operational", sch, src.draw(20)))

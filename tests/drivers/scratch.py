@@ -312,8 +312,8 @@ class ScratchDriver:
     def _stash(self, sch: int, irb: bytes) -> None:
         """Queue an IRB with the current halt/clear aim (under ``sch_lock``)."""
         tail = self._get(sch, P_TAIL)
-        if tail - self._get(sch, P_HEAD) >= QLEN:
-            raise RuntimeError(f"IRB queue of subchannel {sch} overflowed")
+        if tail - self._get(sch, P_HEAD) >= QLEN:  # full (a PCI storm): the newest goes,
+            tail -= 1  # as upstream's single slot would lose it (spec D.4 H1)
         entry = P_QUEUE + (tail % QLEN) * ENTRY
         self.kernel.set_bytes(sch, self._area(sch, entry), 0, bytes(irb))
         self._put(sch, entry + 24, self._get(sch, P_AIM))

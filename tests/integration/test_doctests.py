@@ -11,7 +11,7 @@ MODULES = [
     "ccwfuzz.arch.ccw", "ccwfuzz.arch.sid", "ccwfuzz.device.channel", "ccwfuzz.device.css",
     "ccwfuzz.device.memory", "ccwfuzz.device.events", "ccwfuzz.device.segment",
     "ccwfuzz.exec.pool", "ccwfuzz.strategies", "ccwfuzz.choices", "ccwfuzz.program.encoding",
-    "ccwfuzz.program.generate", "ccwfuzz.engines.search",
+    "ccwfuzz.program.generate", "ccwfuzz.program.chains", "ccwfuzz.engines.search",
 ]  # fmt: skip
 
 

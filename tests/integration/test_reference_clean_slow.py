@@ -22,30 +22,44 @@ pytestmark = pytest.mark.slow
 TARGETS = ["reference", "drivers.scratch:ScratchDriver"]
 
 
-def _controlled(target: str, runs: int, contract: str) -> collections.Counter[str]:
+#: The scratch driver predates pinning in the contract (it identity-maps data).
+PRE_PINNING = {"memory.dma-bounds", "driver.translation-equivalence"}
+
+
+def _ignored(target: str) -> set[str]:
+    return PRE_PINNING if "scratch" in target else set()
+
+
+def _controlled(
+    target: str, runs: int, contract: str, draw: str = "valid"
+) -> collections.Counter[str]:
     findings: collections.Counter[str] = collections.Counter()
     with Pool(target) as pool:
         names = pool.lock_names()
         for seed in range(runs):
-            p = random_program(RandomSource(1_000_000 + seed), target=target)
+            p = random_program(RandomSource(1_000_000 + seed), target=target, mode=draw)
             p = dataclasses.replace(p, contract=contract)
             r = pool.run(RunRequest(p))
             assert r.outcome == Outcome.DONE, seed
             for f in check(view_of(r, p, names)):
-                findings[f.line()] += 1
+                if f.rule not in _ignored(target):
+                    findings[f.line()] += 1
     return findings
 
 
+@pytest.mark.parametrize("draw", ["valid", "anything"])
 @pytest.mark.parametrize("target", TARGETS)
-def test_clean_in_10000_controlled_runs(target: str) -> None:
-    findings = _controlled(target, 10_000, "upstream")
+def test_clean_in_10000_controlled_runs(target: str, draw: str) -> None:
+    findings = _controlled(target, 10_000, "upstream", draw)
     assert not findings, findings.most_common(5)
 
 
+@pytest.mark.parametrize("draw", ["valid", "anything"])
 @pytest.mark.parametrize("target", TARGETS)
-def test_clean_in_60s_free_stress(target: str) -> None:
+def test_clean_in_60s_free_stress(target: str, draw: str) -> None:
     with Pool(target) as pool:
-        hits = [h.finding.line() for h in stress(pool, 60.0, seed=4242, mode=Mode.FREE)]
+        hits = [h.finding.line() for h in stress(pool, 60.0, seed=4242, mode=Mode.FREE, draw=draw)
+                if h.finding.rule not in _ignored(target)]  # fmt: skip
     assert hits == []
 
 

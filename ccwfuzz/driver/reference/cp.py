@@ -117,10 +117,14 @@ class ChannelPrograms(Base):
         ctx.point()
         ret, blob = self.cp_prefetch(ctx, sch, ctrl, segments)
         if ret:
-            self.k.unpin(ctx, sch)
+            self.prefetch_failed(ctx, sch)
             return ret
         self.k.cp_alloc(ctx, sch, cpa, blob)
         return 0
+
+    def prefetch_failed(self, ctx: Context, sch: int) -> None:
+        """The error path of ``cp_init``: unpin what the failed translation pinned."""
+        self.k.unpin(ctx, sch)
 
     def fetch_chains(self, cpa: int, fmt1: bool) -> tuple[int, list[Segment]]:
         """``ccwchain_handle_ccw`` and ``ccwchain_loop_tic``: the segment at ``cpa``,
@@ -226,15 +230,33 @@ class ChannelPrograms(Base):
         ret, guest_idaws = self.guest_idal(ctrl, c)
         if ret:
             return ret, b""
-        if not any(does_data_transfer(c, command) for command in performs):
+        if not self.moves_data(c, performs):
             return 0, b"".join(_IDAW.pack(a) for a in guest_idaws)
+        ret, host = self.pin_idal(ctx, sch, guest_idaws, idaw_block(ctrl))
+        return ret, b"".join(_IDAW.pack(a) for a in host)
+
+    def moves_data(self, c: C.Ccw1, performs: set[int]) -> bool:
+        """Whether ``c`` moves data in any of the commands it performs."""
+        return any(does_data_transfer(c, command) for command in performs)
+
+    def pin_idal(
+        self, ctx: Context, sch: int, idaws: list[int], block: int
+    ) -> tuple[int, list[int]]:
+        """``page_array_pin`` + ``page_array_idal_create_words``: pin the page of each
+        guest IDAW, one at a time (b5a73e8e: no grouping of 2K IDAWs), and give the
+        host address of each."""
         out = []
-        for a in guest_idaws:
+        for a in idaws:
             host = self.k.pin(ctx, sch, a)
             if host < 0:
-                return host, b""
-            out.append(_IDAW.pack(host))
-        return 0, b"".join(out)
+                return host, []
+            out.append(host)
+        return 0, out
+
+    def idaw_count(self, first: int, count: int, block: int) -> int:
+        """``ccw_count_idaws``: IDAWs for ``count`` bytes from ``first`` in ``block``
+        steps (6a6dc14a: by the IDAWs' own block size)."""
+        return (first % block + count + block - 1) // block
 
     def guest_idal(self, ctrl: int, c: C.Ccw1) -> tuple[int, list[int]]:
         """The guest data addresses of ``c``, one per IDAW (``ccw_count_idaws`` and
@@ -253,7 +275,7 @@ class ChannelPrograms(Base):
             if not 0 <= c.cda <= self.k.arena - size:
                 return -K.EFAULT, []
             first = (_IDAW if fmt2 else _IDAW1).unpack(mem.read(c.cda, size))[0]
-        n = (first % block + count + block - 1) // block
+        n = self.idaw_count(first, count, block)
         if not c.flags & C.IDA:
             return 0, [first] + [(first // block + k) * block for k in range(1, n)]
         if c.cda + n * size > self.k.arena:

@@ -12,19 +12,26 @@ from __future__ import annotations
 
 from ccwfuzz.driver.reference import Reference
 from ccwfuzz.driver.zoo.boxed_busy import BoxedBusy
+from ccwfuzz.driver.zoo.chain_own_command import ChainOwnCommand
 from ccwfuzz.driver.zoo.cp_init_over_live import CpInitOverLive
+from ccwfuzz.driver.zoo.empty_transfer_pinned import EmptyTransferPinned
 from ccwfuzz.driver.zoo.flush_under_spinlock import FlushUnderSpinlock
+from ccwfuzz.driver.zoo.fmt0_unconverted import Fmt0Unconverted
 from ccwfuzz.driver.zoo.free_in_processing import FreeInProcessing
 from ccwfuzz.driver.zoo.free_unrelated import FreeUnrelated
 from ccwfuzz.driver.zoo.global_serialize import GlobalSerialize
+from ccwfuzz.driver.zoo.idal_2k_grouped import Idal2kGrouped
+from ccwfuzz.driver.zoo.idaw_count_4k import IdawCount4k
 from ccwfuzz.driver.zoo.idle_on_clear import IdleOnClear
 from ccwfuzz.driver.zoo.idle_on_intermediate import IdleOnIntermediate
 from ccwfuzz.driver.zoo.idle_outside_fsm import IdleOutsideFsm
 from ccwfuzz.driver.zoo.irq_config_read import IrqConfigRead
 from ccwfuzz.driver.zoo.lock_order_inversion import LockOrderInversion
 from ccwfuzz.driver.zoo.notoper_resurrect import NotoperResurrect
+from ccwfuzz.driver.zoo.prefetch_error_leak import PrefetchErrorLeak
 from ccwfuzz.driver.zoo.quiesce_loop import QuiesceLoop
 from ccwfuzz.driver.zoo.remove_uaf import RemoveUaf
+from ccwfuzz.driver.zoo.scsw_end_of_chain import ScswEndOfChain
 from ccwfuzz.driver.zoo.single_irb_slot import SingleIrbSlot
 from ccwfuzz.driver.zoo.ssch_before_pending import SschBeforePending
 from ccwfuzz.driver.zoo.unlocked_region import UnlockedRegion
@@ -36,6 +43,9 @@ MEMBERS: dict[str, type[Reference]] = {
         FreeUnrelated, CpInitOverLive, IdleOutsideFsm, IdleOnClear, FlushUnderSpinlock,
         QuiesceLoop, NotoperResurrect, RemoveUaf, IrqConfigRead, LockOrderInversion,
         SschBeforePending, SingleIrbSlot,
+        # channel-program translation (vfio_ccw_cp.c)
+        Fmt0Unconverted, EmptyTransferPinned, ScswEndOfChain, Idal2kGrouped, IdawCount4k,
+        PrefetchErrorLeak, ChainOwnCommand,
     )
 }  # fmt: skip
 
