@@ -200,14 +200,16 @@ class ScratchDriver:
             addr = cpa + 8 * len(chain)
             if len(chain) == MAX_CCWS:
                 return -K.EINVAL  # longer than 255 CCWs
-            if addr % 8 or not memory.valid(addr, 8):
-                return -K.EFAULT
+            if addr % 8 or not memory.valid(addr, 8) or addr + 8 > self.kernel.arena:
+                return -K.EFAULT  # guest memory ends where the kernel's arena begins
             raw = memory.read(addr, 8)
             one = ccw.Ccw1.from_bytes(raw) if fmt1 else ccw.Ccw0.from_bytes(raw).to_format1()
             chain.append(one)
             if one.cmd & 0x0F == ccw.CMD_TIC or not one.flags & (ccw.CC | ccw.CD):
                 break
         slot, end = self.kernel.next_cp_slot(sch), cpa + 8 * len(chain)
+        if any(c.cmd & 0x0F == ccw.CMD_TIC and not cpa <= c.cda < end for c in chain):
+            return -K.EINVAL  # a TIC out of the fetched chain: not supported here
         return b"".join(
             ccw.Ccw1(c.cmd, c.flags, c.count, slot + c.cda - cpa).to_bytes()
             if c.cmd & 0x0F == ccw.CMD_TIC and cpa <= c.cda < end
