@@ -313,9 +313,21 @@ class ScratchDriver:
 
     def _stash(self, sch: int, irb: bytes) -> None:
         """Queue an IRB with the current halt/clear aim (under ``sch_lock``)."""
-        tail = self._get(sch, P_TAIL)
-        if tail - self._get(sch, P_HEAD) >= QLEN:  # full (a PCI storm): the newest goes,
-            tail -= 1  # as upstream's single slot would lose it (spec D.4 H1)
+        tail, head = self._get(sch, P_TAIL), self._get(sch, P_HEAD)
+        if tail - head >= QLEN:  # full (a PCI storm): the oldest intermediate goes
+            k = self.kernel
+
+            def w0(i: int) -> int:
+                return int.from_bytes(
+                    k.bytes_at(sch, self._area(sch, P_QUEUE + (i % QLEN) * ENTRY), 4), "big"
+                )
+
+            busy = scsw.AC_SUBCHANNEL_ACTIVE | scsw.AC_DEVICE_ACTIVE
+            victim = next((i for i in range(head, tail) if w0(i) & busy), tail - 1)
+            for i in range(victim, tail - 1):
+                src, dst = (self._area(sch, P_QUEUE + (j % QLEN) * ENTRY) for j in (i + 1, i))
+                k.set_bytes(sch, dst, 0, k.bytes_at(sch, src, 4 * ENTRY))
+            tail -= 1
         entry = P_QUEUE + (tail % QLEN) * ENTRY
         self.kernel.set_bytes(sch, self._area(sch, entry), 0, bytes(irb))
         self._put(sch, entry + 24, self._get(sch, P_AIM))

@@ -26,7 +26,7 @@ def replays(pool: Pool, token: str, key: tuple[str, str, str, str]) -> bool:
     names = pool.lock_names()
     for part in token.split("+"):
         program, history = decode(part)
-        result = pool.run(RunRequest(program, max_steps=10_000))
+        result = pool.run(RunRequest(program, max_steps=20_000))
         found = check(view_of(result, program, names, graph))
     assert history is not None and history == fingerprint(result.raw), "replay diverged"
     return key in {f.key for f in found}
@@ -39,7 +39,7 @@ def test_zoo_member_is_found_with_its_rule_and_replays(name: str) -> None:
     cls = MEMBERS[name]
     assert cls.expected_rule, f"{name} declares no expected rule"
     with Pool(f"zoo:{name}") as pool:
-        r = search(pool, cls.expected_rule, budget=BUDGET, seed=1, max_steps=10_000)
+        r = search(pool, cls.expected_rule, budget=BUDGET, seed=1, max_steps=20_000)
         assert r.ok, f"{name}: {cls.expected_rule} not found in {r.runs} runs (saw {r.other})"
         assert r.found is not None
         assert replays(pool, r.token, r.found.key), f"{name}: the token does not reproduce"
@@ -47,7 +47,7 @@ def test_zoo_member_is_found_with_its_rule_and_replays(name: str) -> None:
 
 def test_reference_is_clean_over_the_same_budget() -> None:
     with Pool() as pool:
-        r = search(pool, None, budget=BUDGET, seed=1, max_steps=10_000)
+        r = search(pool, None, budget=BUDGET, seed=1, max_steps=20_000)
     assert not r.ok, r.found.line() if r.found else ""
 
 
@@ -58,7 +58,7 @@ def test_zoo_member_is_found_for_ten_seeds(name: str) -> None:
     with Pool(f"zoo:{name}") as pool:
         for seed in range(10):
             r = search(pool, cls.expected_rule, budget=SLOW_BUDGET, seed=100 + seed,
-                       max_steps=10_000)  # fmt: skip
+                       max_steps=20_000)  # fmt: skip
             assert r.ok, (name, seed, r.runs, r.other)
 
 
@@ -66,5 +66,5 @@ def test_zoo_member_is_found_for_ten_seeds(name: str) -> None:
 def test_reference_is_clean_over_the_slow_budget() -> None:
     with Pool() as pool:
         for seed in range(4):
-            r = search(pool, None, budget=SLOW_BUDGET, seed=100 + seed, max_steps=10_000)
+            r = search(pool, None, budget=SLOW_BUDGET, seed=100 + seed, max_steps=20_000)
             assert not r.ok, r.found.line() if r.found else ""

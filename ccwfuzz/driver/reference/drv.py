@@ -120,12 +120,31 @@ class Subchannel(ChannelPrograms):
         The reference queues them instead: deviation 5, README "reference"."""
         w, d = self.w, self.k.d(sch)
         head, tail = w[d + D_IRBQ_HEAD], w[d + D_IRBQ_TAIL]
-        if tail - head >= IRBQ_LEN:  # full: lose the newest entry, as one slot would
-            tail -= 1
+        if tail - head >= IRBQ_LEN:
+            tail = self.drop_one_irb(sch, head, tail)
         e = D_IRBQ + (tail % IRBQ_LEN) * IRBQ_ENTRY
         self.k.set_bytes(sch, e, 0, irb)
         w[d + e + IRB_SIZE // 4] = w[d + D_HALT_GEN]
         w[d + D_IRBQ_TAIL] = tail + 1
+
+    def drop_one_irb(self, sch: int, head: int, tail: int) -> int:
+        """The queue is full (a burst of PCIs before the bottom half ran): one entry
+        goes, as a single slot would lose one. The oldest intermediate status goes (a
+        later status supersedes it, spec C.3); with none, the newest. Returns the new
+        tail."""
+        w, d = self.w, self.k.d(sch)
+
+        def at(k: int) -> int:
+            return d + D_IRBQ + (k % IRBQ_LEN) * IRBQ_ENTRY
+
+        def intermediate(k: int) -> bool:
+            return not S.is_final(int.from_bytes(self.k.bytes_at(sch, at(k) - d, 4), "big"))
+
+        victim = next((k for k in range(head, tail) if intermediate(k)), tail - 1)
+        for k in range(victim, tail - 1):
+            w[at(k) : at(k) + IRBQ_ENTRY] = w[at(k + 1) : at(k + 1) + IRBQ_ENTRY]
+        w[d + D_IRBQ_TAIL] = tail - 1
+        return tail - 1
 
     def stashed_w0(self, sch: int) -> int:
         """SCSW word 0 of the newest IRB kept for the bottom half (0: none)."""
