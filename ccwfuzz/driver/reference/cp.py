@@ -35,6 +35,8 @@ _SEG = struct.Struct(">III")
 _TABLE = CP_SLOT - MAX_SEGMENTS * _SEG.size - 4  # segment count, then the entries
 _IDAW = struct.Struct(">Q")
 _IDAW1 = struct.Struct(">I")
+_CCW1 = struct.Struct(">BBHI")  # spec A.6 format 1: command, flags, count, address
+_CCW0 = struct.Struct(">BBHBBH")  # format 0: command, address (8+16 bits), flags, -, count
 
 
 @dataclasses.dataclass
@@ -154,18 +156,19 @@ class ChannelPrograms(Base):
         is there and is -EFAULT only for a chain that runs past it (deviation 6)."""
         size = max(0, min(FETCH_WINDOW, self.k.arena - start)) & ~7
         raw = self.css.memory.read(start, size) if size else b""
-        ccws = [self.convert(raw[k : k + 8], fmt1) for k in range(0, size, 8)]
-        n = 0
+        ccws: list[C.Ccw1] = []  # converted as counted: the window is 256 CCWs
         while True:
-            if n == len(ccws):
+            if 8 * len(ccws) == size:
                 return -K.EFAULT, Segment(start, [])
-            c = ccws[n]
-            n += 1
-            if n > MAX_CCWS:
+            n = len(ccws)
+            c = self.convert(raw[8 * n : 8 * n + 8], fmt1)
+            ccws.append(c)
+            if n + 1 > MAX_CCWS:
                 return -K.EINVAL, Segment(start, [])
-            back = is_tic(c) and start <= c.cda <= start + 8 * (n - 1)
+            back = is_tic(c) and start <= c.cda <= start + 8 * n
             if not c.flags & (C.CC | C.CD) and not back:
                 break
+        n = len(ccws)
         if not fmt1 and any(c.count == 0 and not is_tic(c) for c in ccws[:n]):
             return -K.EINVAL, Segment(start, [])  # a channel-program check (deviation 6)
         return 0, Segment(start, ccws[:n])
@@ -175,11 +178,12 @@ class ChannelPrograms(Base):
         """``convert_ccw0_to_ccw1``: a format-0 TIC keeps only its address (spec A.6:
         its high nibble, flags and count are ignored)."""
         if fmt1:
-            return C.Ccw1.from_bytes(raw)
-        c0 = C.Ccw0.from_bytes(raw)
-        if c0.cmd & 0x0F == C.CMD_TIC:
-            return C.Ccw1(C.CMD_TIC, 0, 0, c0.cda)
-        return c0.to_format1()
+            return C.Ccw1(*_CCW1.unpack(raw))
+        cmd, cda_hi, cda_lo, flags, _, count = _CCW0.unpack(raw)
+        cda = cda_hi << 16 | cda_lo
+        if cmd & 0x0F == C.CMD_TIC:
+            return C.Ccw1(C.CMD_TIC, 0, 0, cda)
+        return C.Ccw1(cmd, flags, count, cda)
 
     # ---- cp_prefetch: translate ----------------------------------------------------------
     def cp_prefetch(

@@ -11,6 +11,8 @@ Caught by: ``driver.translation-equivalence``.
 
 from __future__ import annotations
 
+import struct
+
 from ccwfuzz.arch import ccw as C
 from ccwfuzz.driver.reference import Reference
 
@@ -21,4 +23,4 @@ class Fmt0Unconverted(Reference):
 
     @staticmethod
     def convert(raw: bytes, fmt1: bool) -> C.Ccw1:
-        return C.Ccw1.from_bytes(raw)
+        return C.Ccw1(*struct.unpack(">BBHI", raw))
