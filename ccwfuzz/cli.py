@@ -186,7 +186,8 @@ def _stress(args: argparse.Namespace) -> int:
         return _err(str(e))
     with pool:
         for hit in stress(pool, args.time, seed=args.seed, mode=Mode(args.mode),
-                          on_progress=progress, contract=args.contract):  # fmt: skip
+                          on_progress=progress, contract=args.contract,
+                          draw=args.draw):  # fmt: skip
             found += 1
             out.mkdir(parents=True, exist_ok=True)
             path = out / f"{hit.finding.rule}-{digest(hit.program)[:8]}.json"
@@ -334,6 +335,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--contract", choices=["upstream", "strict"], default="upstream",
                    help="IRB contract: upstream (IRBs may be overwritten or clobbered, H2-H3) "
                         "or strict (every delivered IRB must be read)")  # fmt: skip
+    p.add_argument("--draw", choices=["valid", "anything", "mixed"], default="valid",
+                   help="program generator mode: mostly accepted programs, any field value, "
+                        "or one of the two per program (3:1)")  # fmt: skip
     p.set_defaults(func=_stress)
     p = sub.add_parser("check-driver", help="say what a driver model lacks (scripted scenarios)")
     p.add_argument("target", help="driver: a name or module:Class")
