@@ -73,7 +73,8 @@ def do_op(ctx: Context, env: Env, me: int, index: int, op: Op) -> int:
             for c in op.ccws
         ) + op.idal  # fmt: skip
         raw = raw[: max(0, GUEST_TOP - addr)]  # the guest cannot store past its memory
-        env.css.memory.write(addr, raw)
+        if raw:
+            env.css.memory.write(addr, raw)
         orb = struct.pack(">III", op.intparm, op.ctrl, (addr + op.cpa) & 0xFFFFFFFF)
         tag = me << 16 | index & 0xFFFF
         expect(ctx, env.kernel, env.slots, me, sch, tag, op.ctrl, orb)

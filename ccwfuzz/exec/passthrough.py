@@ -31,11 +31,11 @@ from ccwfuzz.device import ChannelSubsystem, CssConfig, segment_size
 from ccwfuzz.device import layout as L
 from ccwfuzz.device.channel import ACCESS_CCW, ACCESS_IDAW
 from ccwfuzz.driver.kernel import CP_SLOT, FRAMES_PER_CP, PAGE, SLOTS_PER_SCH, Kernel
+from ccwfuzz.program.chains import GUEST_TOP as GUEST_TOP  # the cp arena follows it
 from ccwfuzz.sync import Context
 from ccwfuzz.sync.history import Ev
 from ccwfuzz.sync.words import MAX_ACTORS as W_MAX_ACTORS
 
-GUEST_TOP = 0x20000  # guest memory; the cp arena follows
 DEVICE_BLOCK = 1024
 PAGES = GUEST_TOP // PAGE  # 32: a page mask fits one word
 #: Words per (worker, subchannel) expectation: armed tag + 1, pages stored into.

@@ -28,7 +28,7 @@ from ccwfuzz.choices import ChoiceSource
 from ccwfuzz.program.ops import MAX_IDAL, Ccw
 
 # ---- guest memory map of generated programs -------------------------------------------
-GUEST_TOP = 0x20000  # guest memory is 0 .. GUEST_TOP, 4-KiB pages (the pool's GUEST_TOP)
+GUEST_TOP = 0x20000  # guest memory is 0 .. GUEST_TOP, 4-KiB pages (the pool's too)
 PROGRAM_BASE = 0x1000  # program slots: chain + IDAL, one 4-KiB page each
 PROGRAM_SLOT = 0x1000
 PROGRAM_SLOTS = 6

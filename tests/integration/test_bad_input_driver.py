@@ -37,3 +37,16 @@ def test_ten_thousand_hostile_inputs_through_the_driver() -> None:
 @pytest.mark.slow
 def test_a_hundred_thousand_hostile_inputs_through_the_driver() -> None:
     assert feed(100_000, 8_000_000) >= 100_000
+
+
+def test_a_program_placed_past_guest_memory_is_answered() -> None:
+    """``at`` past the guest's memory (a program file may say anything): the guest
+    stores nothing there, the driver refuses the start, nobody raises."""
+    from ccwfuzz.program import Ccw, Open, Program, WaitIrq
+
+    nop = (Ccw(0x03, 0x20, 1, 0),)
+    starts = (Ssch(0, nop, at=0x7FFFFFF8), Ssch(0, nop, at=0x1FFF8, idal=b"x" * 64))
+    p = Program(subchannels=1, workers=((Open(0), *starts, WaitIrq(0)),))
+    with Pool(subchannels=1, workers=1) as pool:
+        r = pool.run(RunRequest(p))
+        assert r.outcome == Outcome.DONE and check(view_of(r, p, pool.lock_names())) == []
