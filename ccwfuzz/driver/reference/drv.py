@@ -130,17 +130,23 @@ class Subchannel(ChannelPrograms):
     def drop_one_irb(self, sch: int, head: int, tail: int) -> int:
         """The queue is full (a burst of PCIs before the bottom half ran): one entry
         goes, as a single slot would lose one. The oldest intermediate status goes (a
-        later status supersedes it, spec C.3); with none, the newest. Returns the new
-        tail."""
+        later status supersedes it, spec C.3); with none, the oldest unsolicited one;
+        with none, the newest. Returns the new tail."""
         w, d = self.w, self.k.d(sch)
 
         def at(k: int) -> int:
             return d + D_IRBQ + (k % IRBQ_LEN) * IRBQ_ENTRY
 
-        def intermediate(k: int) -> bool:
-            return not S.is_final(int.from_bytes(self.k.bytes_at(sch, at(k) - d, 4), "big"))
+        def w0(k: int) -> int:
+            return int.from_bytes(self.k.bytes_at(sch, at(k) - d, 4), "big")
 
-        victim = next((k for k in range(head, tail) if intermediate(k)), tail - 1)
+        def ends_start(k: int) -> bool:
+            return S.is_final(w0(k)) and S.is_solicited(w0(k))
+
+        queued = range(head, tail)
+        victim = next((k for k in queued if not S.is_final(w0(k))), None)
+        if victim is None:  # then an unsolicited status: never the end of a function
+            victim = next((k for k in queued if not ends_start(k)), tail - 1)
         for k in range(victim, tail - 1):
             w[at(k) : at(k) + IRBQ_ENTRY] = w[at(k + 1) : at(k + 1) + IRBQ_ENTRY]
         w[d + D_IRBQ_TAIL] = tail - 1
