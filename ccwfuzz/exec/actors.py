@@ -214,10 +214,14 @@ def workqueue_body(ctx: Context, env: Env, part: object) -> None:
         sch = k.next_work(ctx)
         if sch is None:
             # Free mode: wind down only once the channel (the actor before this one)
-            # has, so the last interruption's work is done: the run ends quiet.
+            # has, so the last interruption's work is done: the run ends quiet. Look
+            # once more after seeing it done: it may have queued work just before.
             if ctx.stopping() and ctx.done(ctx.id - 1):
-                return
-            k.wq_waitq.idle(ctx)
-            continue
+                sch = k.next_work(ctx)
+                if sch is None:
+                    return
+            else:
+                k.wq_waitq.idle(ctx)
+                continue
         drv.todo(ctx, sch)
         k.work_done(ctx)
