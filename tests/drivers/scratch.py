@@ -49,6 +49,9 @@ P_HEAD = 7  # IRB queue: entries taken by the bottom half
 P_TAIL = 8  # IRB queue: entries added by the top half
 P_QUEUE = 9  # IRB queue: QLEN entries of a 96-byte IRB (24 words) and its aim
 ENTRY = 25
+#: Rules this driver fails by design: it was written before pinning was part of the
+#: contract and identity-maps data, which they flag (its tests leave them out).
+PRE_PINNING = frozenset({"memory.dma-bounds", "driver.translation-equivalence"})
 QLEN = 32
 
 # Outcomes of the cancel step of quiesce.

@@ -11,6 +11,7 @@ import collections
 import dataclasses
 
 import pytest
+from drivers import scratch
 
 from ccwfuzz.engines import stress
 from ccwfuzz.exec import Pool
@@ -22,12 +23,8 @@ pytestmark = pytest.mark.slow
 TARGETS = ["reference", "drivers.scratch:ScratchDriver"]
 
 
-#: The scratch driver predates pinning in the contract (it identity-maps data).
-PRE_PINNING = {"memory.dma-bounds", "driver.translation-equivalence"}
-
-
 def _ignored(target: str) -> set[str]:
-    return PRE_PINNING if "scratch" in target else set()
+    return set(scratch.PRE_PINNING) if "scratch" in target else set()
 
 
 def _controlled(

@@ -5,8 +5,6 @@ program really goes through pinned frames and back-translation."""
 
 from __future__ import annotations
 
-import struct
-
 import pytest
 
 from ccwfuzz.arch import ccw as C
@@ -79,11 +77,6 @@ def test_member_fires_and_reference_is_silent(
     assert rules_fired("reference", program("reference", ctrl, ccws, raw_idal)) == set()
 
 
-def test_the_differential_fires_on_at_least_three_members() -> None:
-    members = [c[0] for c in CASES if c[4] == "driver.translation-equivalence"]
-    assert len(members) >= 3
-
-
 def test_reference_runs_the_guest_program_through_pinned_frames() -> None:
     """A format-0 program with a TIC to a second segment and a 2K IDAL: the host program
     lives in the cp arena, data moves through frames (no DMA record), the guest's
@@ -120,4 +113,3 @@ def test_host_orb_uses_format_2_idaws_of_the_guests_block_size() -> None:
     host_4k = ref.cp_get_orb(0, O.H)
     assert host_2k & (O.H | O.T | O.F) == O.H | O.T | O.F and not host_2k & O.RESERVED
     assert host_4k & (O.H | O.T) == O.H and host_4k & O.LPM == 0x8000  # LPM 0: the paths
-    assert struct.pack(">I", host_4k)
