@@ -121,11 +121,32 @@ class Subchannel(ChannelPrograms):
         w, d = self.w, self.k.d(sch)
         head, tail = w[d + D_IRBQ_HEAD], w[d + D_IRBQ_TAIL]
         if tail - head >= IRBQ_LEN:
+            w0 = int.from_bytes(irb[:4], "big")
+            if self.irb_backlog(sch) >= IRBQ_LEN and not (S.is_final(w0) and S.is_solicited(w0)):
+                return  # every queued status ends a function: this one is the least loss
             tail = self.drop_one_irb(sch, head, tail)
         e = D_IRBQ + (tail % IRBQ_LEN) * IRBQ_ENTRY
         self.k.set_bytes(sch, e, 0, irb)
         w[d + e + IRB_SIZE // 4] = w[d + D_HALT_GEN]
         w[d + D_IRBQ_TAIL] = tail + 1
+
+    def irb_backlog(self, sch: int) -> int:
+        """Queued statuses that end a function (final and solicited). A request is
+        refused -EBUSY while IRBQ_LEN - 1 wait (:meth:`irb_queue_full`): with at most
+        one function in flight per subchannel, the queue then never has to drop one."""
+        w, d = self.w, self.k.d(sch)
+        n = 0
+        for k in range(w[d + D_IRBQ_HEAD], w[d + D_IRBQ_TAIL]):
+            e = D_IRBQ + (k % IRBQ_LEN) * IRBQ_ENTRY
+            w0 = int.from_bytes(self.k.bytes_at(sch, e, 4), "big")
+            n += S.is_final(w0) and S.is_solicited(w0)
+        return n
+
+    def irb_queue_full(self, sch: int) -> bool:
+        """A new start, halt or clear would risk a status the queue cannot keep (the
+        bottom half is that far behind): the request answers -EBUSY, as for a busy
+        subchannel, and userspace tries again later."""
+        return self.irb_backlog(sch) >= IRBQ_LEN - 1
 
     def drop_one_irb(self, sch: int, head: int, tail: int) -> int:
         """The queue is full (a burst of PCIs before the bottom half ran): one entry

@@ -107,6 +107,9 @@ class Fsm(Subchannel):
 
     def fsm_io_request(self, ctx: Context, sch: int, event: Event) -> None:
         """``fsm_io_request`` (spec D.1)."""
+        if self.irb_queue_full(sch):  # deviation 5: never more final statuses than kept
+            self.set_io_ret(sch, -K.EBUSY)
+            return
         self.set_state(ctx, sch, State.CP_PROCESSING, event)
         region = self.k.bytes_at(sch, D_IO_REGION, K.IO_REGION_SIZE)
         scsw0 = struct.unpack_from(">I", region, K.SCSW_AREA)[0]
@@ -157,6 +160,9 @@ class Fsm(Subchannel):
 
     def fsm_async_request(self, ctx: Context, sch: int, event: Event) -> None:
         """``fsm_async_request``: HSCH/CSCH under the subchannel lock; state unchanged."""
+        if self.irb_queue_full(sch):  # deviation 5, as in fsm_io_request
+            self.set_cmd_ret(sch, -K.EBUSY)
+            return
         cmd = struct.unpack(">I", self.k.bytes_at(sch, D_CMD_REGION, 4))[0]
         lock = self.k.sch_lock[sch]
         lock.lock(ctx)
