@@ -23,6 +23,7 @@ import functools
 import struct
 import zlib
 
+from ccwfuzz import coverage
 from ccwfuzz.arch import schib as P
 from ccwfuzz.arch import scsw as S
 from ccwfuzz.arch import sid as sid_mod
@@ -215,9 +216,14 @@ def expect(ctx: Context, kernel: Kernel, slots: Expectations, me: int, sch: int,
     if not ctrl & 0xFF00:
         lpm = (css.pmcw_word(sch, 2) & P.LPM) >> 24
         orb = orb[:4] + struct.pack(">I", ctrl | lpm << 8) + orb[8:]
-    if _shadow is None:
-        _shadow = Shadow()
-    got = _shadow.run(css, sch, orb)
+    signal = coverage.bound()
+    coverage.bind(None)  # the bare run is the oracle's work, not the target's coverage
+    try:
+        if _shadow is None:
+            _shadow = Shadow()
+        got = _shadow.run(css, sch, orb)
+    finally:
+        coverage.bind(signal)
     if got is None:
         return
     w0, w1, w2, stored, crc, touched, clean = got

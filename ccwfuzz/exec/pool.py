@@ -25,6 +25,7 @@ import traceback
 import zlib
 from typing import Any
 
+from ccwfuzz import coverage
 from ccwfuzz.device import ChannelSubsystem, CssConfig, Segment, segment_size
 from ccwfuzz.driver import State, resolve
 from ccwfuzz.driver.kernel import Kernel, arena_size, frames_needed, slots_needed, words_needed
@@ -42,6 +43,7 @@ from ccwfuzz.program.flat import flatten_events, flatten_ops, unflatten_events, 
 from ccwfuzz.program.run import RequestError, RunRequest, RunResult, default_timeout
 from ccwfuzz.sync import Context, Controller, History, Mode, Outcome, RunAborted, Status, Table
 from ccwfuzz.sync import words as W
+from ccwfuzz.sync.feedback import AREA_BYTES, Feedback
 from ccwfuzz.sync.history import RECORD_WORDS, Ev, words_for
 from ccwfuzz.sync.primitives import SLOT_WORDS
 
@@ -52,6 +54,7 @@ PR_SET_PDEATHSIG = 1
 ACTOR_WORKER, ACTOR_CHANNEL, ACTOR_WORKQUEUE = 1, 2, 3
 #: How long closing waits for the actors to exit before killing them, in seconds.
 CLOSE_GRACE = 0.3
+_ZERO_AREA = bytes(AREA_BYTES)
 
 
 class PoolError(RuntimeError):
@@ -77,6 +80,7 @@ class Layout:
     history_capacity: int
     slots: int
     expect: int = 0
+    features: int = 0
 
     @staticmethod
     def compute(
@@ -95,9 +99,27 @@ class Layout:
         prog, off = off, align(off + PROGRAM_BYTES)
         crash, off = off, align(off + CRASH_BYTES * W.MAX_ACTORS)
         expect, off = off, align(off + 4 * EXPECT_WORDS * W.MAX_ACTORS * nsch)
+        features, off = off, align(off + AREA_BYTES)
         css, off = off, align(off + segment_size(nsch, css_config))
         return Layout(sched, hist, table, drv, prog, crash, css, off, history_capacity, slots,
-                      expect)  # fmt: skip
+                      expect, features)  # fmt: skip
+
+
+#: Channel-subsystem code instrumented for block coverage besides the driver's own.
+CHANNEL_MODULES = ("ccwfuzz.device.css", "ccwfuzz.device.channel", "ccwfuzz.device.devices")
+
+
+def coverage_modules(driver_cls: type) -> list[str]:
+    """The modules whose blocks a coverage pool records: every module of the driver
+    class's bases (a zoo member and the reference it derives from, or an outside
+    project's own), the reference's submodules when it is one of them, and the
+    channel subsystem's code."""
+    mods = {c.__module__ for c in driver_cls.__mro__ if c.__module__ not in ("builtins",)}
+    if any(m.startswith("ccwfuzz.driver.reference") for m in mods):
+        import sys
+
+        mods |= {m for m in sys.modules if m.startswith("ccwfuzz.driver.reference.")}
+    return sorted(mods | set(CHANNEL_MODULES))
 
 
 def css_config(nsch: int) -> CssConfig:
@@ -125,6 +147,7 @@ class Pool:
         workers: int = 3,
         history_capacity: int = 1 << 14,
         cpu: int | None = None,
+        coverage: bool = False,
     ) -> None:
         self.driver_cls = resolve(target)
         self.target = target
@@ -146,6 +169,13 @@ class Pool:
         self._seg: Segment | None = None
         self._gen = 0
         self.runs = 0
+        self._signal: tuple[int, ...] = ()
+        #: Record features (block coverage of driver and channel code, domain signal)
+        #: in the segment's feature map; each result carries them as ``signal``.
+        self.coverage = coverage
+        if coverage:
+            self.instrumented = coverage_modules(self.driver_cls)
+            _instrument(self.instrumented)
         self._start()
 
     # ---- lifecycle --------------------------------------------------------------------
@@ -157,10 +187,18 @@ class Pool:
         self._ctl = ctx.Semaphore(0)
         self.control = Controller(self._w, self.layout.sched // 4, self._sems, self._ctl)
         self._interlock = ctx.RLock()
+        lay = self.layout
+        self._features = self._seg.buf[lay.features : lay.features + AREA_BYTES]
+        self._map = self._features[: coverage.FEATURES]
+        self._bind()
         try:
             self._env = self._make_env(self._seg.buf)
             self._format_fresh()
         except Exception as e:  # the driver's own code (its constructor) failed: bad input
+            if coverage.bound() is self._map:
+                coverage.bind(None)
+            self._map.release()
+            self._features.release()
             self._w.release()
             self._seg.close()
             self._seg = None
@@ -191,6 +229,11 @@ class Pool:
             region.release()
             raise
 
+    def _bind(self) -> None:
+        """Point instrumented code at this pool's map (a pool without coverage at a
+        dummy), so actors forked now never write into another pool's segment."""
+        coverage.bind(self._map if self.coverage else None)
+
     def _format_fresh(self) -> None:
         History.format(self._w, self.layout.history // 4, self.layout.history_capacity)
         self._env.kernel.format(self.driver_cls.initial_state)
@@ -216,6 +259,10 @@ class Pool:
         return not mp.connection.wait([p.sentinel for p in self._procs], timeout=0)
 
     def _release(self) -> None:
+        if coverage.bound() is self._map:
+            coverage.bind(None)  # the map is about to go away with the segment
+        self._map.release()
+        self._features.release()
         self._env.css.close()
         self._region.release()
         self._w.release()
@@ -292,6 +339,8 @@ class Pool:
         else:
             status = self._free(timeout)
         elapsed = time.perf_counter() - t0
+        # Before the actors unwind and the parent reads driver state: only the run.
+        self._signal = tuple(coverage.features(self._map)) if self.coverage else ()
         if status == "ok":
             outcome = c.outcome if mode == Mode.CONTROLLED else self._free_outcome()
             if c.end_run(timeout, self.alive) != "ok":  # the run is over; unwinding is not
@@ -319,6 +368,8 @@ class Pool:
             self._w[lay.crash // 4 + a * CRASH_BYTES // 4] = 0
         ChannelSubsystem.format(self._region, self.nsch, config=self.cfg)
         fill_patterns(self._env.css)
+        if self.coverage:  # after formatting: the parent's own calls are not the run's
+            self._features[:AREA_BYTES] = _ZERO_AREA
         self._env.slots.clear()
         self._format_fresh()
         # Each actor's part in its flat form: an actor decodes only what it runs.
@@ -435,6 +486,7 @@ class Pool:
             fault=fault,
             initial_states=[State(self.driver_cls.initial_state)] * self.nsch,
             crashes=self._crashes(c[W.S_CRASHED]),
+            signal=self._signal,
         )
 
     def _crashes(self, mask: int) -> dict[int, str]:
@@ -505,8 +557,10 @@ def _actor_main(pool: Pool, me: int, parent: int) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     lay = pool.layout
     w = pool._w
+    pool._bind()
+    feedback = Feedback(pool._features, me) if pool.coverage else None
     ctx = Context(me, w, lay.sched // 4, History(w, lay.history // 4), pool._sems, pool._ctl,
-                  pool._interlock)  # fmt: skip
+                  pool._interlock, feedback)  # fmt: skip
     env = pool._env
     env.kernel.on_deliver = lambda c, sch, irb: on_deliver(
         c, env.kernel, env.slots, pool.nworkers, sch, irb
@@ -571,6 +625,15 @@ _FRAMEWORK = tuple(
                  ("driver", "kernel.py"))
 )  # fmt: skip
 _STDLIB = os.path.dirname(os.path.abspath(os.__file__))
+
+
+def _instrument(names: list[str]) -> None:
+    import importlib
+
+    for name in names:
+        with contextlib.suppress(ImportError):
+            importlib.import_module(name)
+    coverage.instrument_names(names)
 
 
 def _state(value: object) -> State:

@@ -74,6 +74,9 @@ class RunResult:
     initial_states: list[State] = dataclasses.field(default_factory=list)
     #: Per crashed actor, the formatted traceback of what it raised (last frames).
     crashes: dict[int, str] = dataclasses.field(default_factory=dict)
+    #: Coverage features the actors recorded (block ids and domain signal, see
+    #: :mod:`ccwfuzz.coverage`), ascending; empty unless the executor records them.
+    signal: tuple[int, ...] = ()
 
     @functools.cached_property
     def records(self) -> list[Record]:

@@ -35,6 +35,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ccwfuzz.choices import RandomSource, derive
+from ccwfuzz.sync.feedback import Feedback
 from ccwfuzz.sync.history import Ev, History
 from ccwfuzz.sync.policy import BY_CODE
 from ccwfuzz.sync.words import (
@@ -95,6 +96,7 @@ class Context:
         sems: list[Any],
         ctl: Any,
         interlock: Any,
+        feedback: Feedback | None = None,
     ) -> None:
         self.id = actor
         self._w = w
@@ -109,6 +111,9 @@ class Context:
         self._policy = BY_CODE[0]  # set from the segment by begin_run
         self.controlled = True
         self._ended = False  # this actor consumed its END post: unwinding, never block
+        #: Writes the fuzzer's domain signal as records are appended (controlled runs).
+        self.feedback = feedback
+        self._signal: Feedback | None = None
 
     def set_op(self, code: int, sch: int) -> None:
         """Note the op this actor is in (outside the history ring, so a run whose ring
@@ -129,7 +134,11 @@ class Context:
         self.irq = False
         if self.controlled:
             self._policy = BY_CODE[w[b + S_POLICY]]
+            self._signal = self.feedback
+            if self.feedback is not None:
+                self.feedback.begin_run(w[b + S_WORKERS], w[b + S_NACT])
         else:
+            self._signal = None
             self._jitter = RandomSource(derive(w[b + S_SEED], self.id))
 
     # ---- history ---------------------------------------------------------------------
@@ -139,6 +148,8 @@ class Context:
             return  # unwinding after the run ended: not part of the run's history
         if self.controlled:
             self.history.append(self.id, kind, a0, a1, a2, a3, a4)
+            if self._signal is not None:
+                self._signal.record(kind, a0, a1, a2, a3, a4)
         else:
             with self._lock:
                 self.history.append(self.id, kind, a0, a1, a2, a3, a4)
