@@ -8,11 +8,12 @@ that one primitive, as Hypothesis backends plug in under a few draws:
 * :class:`ReplaySource`: replays a recorded list of draws; past its end every draw is
   the smallest choice (0), so any list decodes to something valid and short;
 * :class:`RecordingSource`: wraps another source and keeps what was drawn, so a
-  generated program can be regenerated from its choices exactly.
+  generated program can be regenerated from its choices exactly;
+* :class:`ByteSource`: reads a byte string (a libFuzzer input) as the choices, so the
+  fuzzer's mutations are mutations of decisions.
 
-Later backends (bytes from atheris' FuzzedDataProvider, a Hypothesis adapter) implement
-the same ``draw``. This module imports nothing else from ccwfuzz: it sits below every
-layer, so the scheduler's free mode can use it too.
+A Hypothesis adapter implements the same ``draw``. This module imports nothing else
+from ccwfuzz: it sits below every layer, so the scheduler's free mode can use it too.
 """
 
 from __future__ import annotations
@@ -89,6 +90,42 @@ class RecordingSource:
         if n > 1:
             self.choices.append(c)
         return c
+
+
+class ByteSource:
+    """Reads choices from a byte string: each ``draw(n)`` takes the fewest whole bytes
+    that can hold ``n - 1`` (big-endian) and reduces them modulo ``n``; past the end
+    every draw is 0, the smallest choice. So every input decodes to a valid program,
+    a short input to a short program (the generator's zero choices are its smallest),
+    and changing one byte changes one decision (plus what depends on it).
+
+    Example:
+        >>> src = ByteSource(bytes([7, 1, 44]))
+        >>> src.draw(10), src.draw(1000), src.draw(5), src.consumed
+        (7, 300, 0, 3)
+    """
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+        self._pos = 0
+
+    @property
+    def consumed(self) -> int:
+        """Bytes read so far (at most the input's length)."""
+        return min(self._pos, len(self._data))
+
+    def draw(self, n: int) -> int:
+        if n <= 1:
+            return 0
+        k = ((n - 1).bit_length() + 7) >> 3
+        pos = self._pos
+        self._pos = pos + k
+        if pos >= len(self._data):
+            return 0
+        chunk = self._data[pos : pos + k]
+        if len(chunk) < k:  # the input ends inside this draw: the missing bytes are 0
+            chunk = chunk + bytes(k - len(chunk))
+        return int.from_bytes(chunk, "big") % n
 
 
 def derive(seed: int, *parts: int | str) -> int:

@@ -162,12 +162,16 @@ def _region_image(src: ChoiceSource, region: int, valid: bool) -> bytes:
 
 
 def worker_ops(src: ChoiceSource, nsch: int, count: int, mode: str = "valid",
-               worker: int = 0) -> tuple[Op, ...]:  # fmt: skip
-    """``count`` random ops of worker ``worker``; its starts go to its program slots."""
+               worker: int = 0, sized: bool = False) -> tuple[Op, ...]:  # fmt: skip
+    """``count`` random ops of worker ``worker`` (``sized``: at most ``count``, each
+    after a "one more" choice, so running out of choices ends the list); its starts go
+    to its program slots."""
     mode = resolve_mode(src, mode)
     ops: list[Op] = []
     starts = 0
     for _ in range(count):
+        if sized and not src.draw(16):
+            break
         sch = src.draw(nsch)
         kind = pick(src, _OPS_VALID if mode == "valid" else _OPS_ANYTHING)
         if kind == "ssch":
@@ -189,9 +193,13 @@ def random_program(
     events: int = 2,
     target: str = "reference",
     mode: str = "valid",
+    sized: bool = False,
 ) -> Program:
     """A random program: every worker opens its subchannels first, then ``ops``
-    random operations; the channel fires ``events`` hardware events.
+    random operations; the channel fires ``events`` hardware events. ``sized`` (the
+    fuzzer's decoder): up to ``ops`` ops and ``events`` events, each behind a "one
+    more" choice, so a short choice sequence (a short input) is a short program and
+    the empty one is the smallest: every worker opens, nothing else happens.
 
     ``mode``: ``"valid"`` (starts the device mostly accepts, with a steady small share
     of every odd field), ``"anything"`` (every field from its whole range) or
@@ -207,11 +215,13 @@ def random_program(
     ws = []
     for w in range(workers):
         opening = tuple(make_op("open", sch=s) for s in range(subchannels) if src.draw(3) < 2)
-        ws.append(opening + worker_ops(src, subchannels, ops, mode, w))
+        ws.append(opening + worker_ops(src, subchannels, ops, mode, w, sized))
     kinds = ("attention", "attention", "busy", "late_de", "paths_offline", "paths_online",
              "not_operational", "operational")  # fmt: skip
     hw: list[HwEvent] = []
     for _ in range(events):
+        if sized and not src.draw(4):
+            break
         kind, sch = kinds[src.draw(len(kinds))], src.draw(subchannels)
         hw.append(HwEvent(kind, sch, src.draw(20)))
         if kind == "not_operational" and src.draw(2):  # a flap: gone, then back

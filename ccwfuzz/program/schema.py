@@ -100,6 +100,9 @@ SCHEMA: dict[str, Any] = {
                 "rule": {"type": "string", "maxLength": 64, "pattern": "^[a-z0-9][a-z0-9.-]*$"},
                 "key": _array(TEXT, 4),
                 "note": TEXT,
+                # A fuzzer finding: the choices its input decoded to, and the input.
+                "choices": _array(_int(0, (1 << 32) - 1), MAX_CHOICES),
+                "input": HEX,
                 "history": {
                     "type": "object",
                     "required": ["events", "digest", "blocks"],
