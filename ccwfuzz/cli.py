@@ -211,6 +211,47 @@ def _stress(args: argparse.Namespace) -> int:
     return EXIT_FINDING if found else EXIT_OK
 
 
+def _fuzz(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from ccwfuzz.driver import resolve
+    from ccwfuzz.fuzzing import FuzzConfig, Supervisor, check_flags, slug
+
+    try:
+        resolve(args.target)
+    except ValueError as e:
+        return _err(str(e))
+    flags = [f for f in args.libfuzzer if f != "--"]
+    if why := check_flags(flags):
+        return _err(why)
+    out = args.out or os.path.join("reports", f"fuzz-{slug(args.target)}")
+    if why := _writable(out, "directory"):
+        return _err(why)
+    if args.corpus is not None and (why := _writable(args.corpus, "directory")):
+        return _err(why.replace("directory", "corpus directory", 1))
+    cfg = FuzzConfig(target=args.target, time=args.time, out=Path(out), jobs=args.jobs,
+                     corpus=Path(args.corpus) if args.corpus else None,
+                     stop_on_finding=args.stop_on_finding, libfuzzer=flags,
+                     workers=args.workers, subchannels=args.subchannels, ops=args.ops,
+                     draw=args.draw, contract=args.contract, bridge=not args.no_bridge,
+                     seed=args.seed)  # fmt: skip
+    return Supervisor(cfg).run()
+
+
+def _duration(text: str) -> float:
+    """Seconds, or a number with a unit: ``90``, ``90s``, ``10m``, ``8h``."""
+    units = {"s": 1, "m": 60, "h": 3600}
+    t = text.strip().lower()
+    scale = units.get(t[-1:], 0)
+    try:
+        v = float(t[:-1] if scale else t) * (scale or 1)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a duration: {text!r} (e.g. 90, 10m, 8h)") from None
+    if not math.isfinite(v) or v <= 0:
+        raise argparse.ArgumentTypeError("must be a positive duration")
+    return v
+
+
 def _check_driver(args: argparse.Namespace) -> int:
     from ccwfuzz.driver import resolve
     from ccwfuzz.engines.conformance import check_driver
@@ -339,6 +380,28 @@ def build_parser() -> argparse.ArgumentParser:
                    help="program generator mode: mostly accepted programs, any field value, "
                         "or one of the two per program (3:1)")  # fmt: skip
     p.set_defaults(func=_stress)
+    p = sub.add_parser("fuzz", help="coverage-guided fuzzing (libFuzzer via atheris)",
+                       description="Coverage-guided fuzzing of a target. Flags after -- go to "
+                       "libFuzzer (e.g. -- -runs=1000 -dict=ccw.dict).")  # fmt: skip
+    p.add_argument("--target", default="reference", help="driver: a name or module:Class")
+    p.add_argument("--time", type=_duration, default=600.0, metavar="DURATION",
+                   help="how long to fuzz: seconds or 90s, 10m, 8h (default 10m)")  # fmt: skip
+    p.add_argument("--jobs", type=_count(1, 256), default=1, help="shards, one CPU each")
+    p.add_argument("--corpus", metavar="DIR",
+                   help="the corpus directory the shards share (default OUT/corpus)")  # fmt: skip
+    p.add_argument("--out", metavar="DIR",
+                   help="findings, logs, shard figures (default reports/fuzz-TARGET)")  # fmt: skip
+    p.add_argument("--stop-on-finding", action="store_true", help="end at the first finding")
+    p.add_argument("--no-bridge", action="store_true",
+                   help="do not feed the actors' coverage to libFuzzer (comparison)")  # fmt: skip
+    p.add_argument("--workers", type=_count(1, 14), default=3)
+    p.add_argument("--subchannels", type=_count(1, 64), default=2)
+    p.add_argument("--ops", type=_count(1, 64), default=8, help="most ops per worker")
+    p.add_argument("--seed", type=_count(0, 2**32 - 1), default=0)
+    p.add_argument("--contract", choices=["upstream", "strict"], default="upstream")
+    p.add_argument("--draw", choices=["valid", "anything", "mixed"], default="valid")
+    p.add_argument("libfuzzer", nargs=argparse.REMAINDER, help="-- then libFuzzer flags")
+    p.set_defaults(func=_fuzz)
     p = sub.add_parser("check-driver", help="say what a driver model lacks (scripted scenarios)")
     p.add_argument("target", help="driver: a name or module:Class")
     p.set_defaults(func=_check_driver)

@@ -1,0 +1,200 @@
+"""The coverage-guided fuzzer's harness: libFuzzer's ``TestOneInput`` in ccwfuzz terms.
+
+libFuzzer (through atheris) mutates bytes; :class:`Harness` reads each input as the
+choice sequence of the program generator (:class:`~ccwfuzz.choices.ByteSource`: the
+program's ops, ORBs, channel programs, hardware events *and* its schedule come from the
+same bytes, so a mutation moves timing and data together), runs the program in
+controlled mode on the executor's persistent actors, judges it with every oracle
+(:class:`~ccwfuzz.engines.loop.Session`), and hands the features the *actors* recorded
+(:mod:`ccwfuzz.coverage`) to libFuzzer through the :class:`~ccwfuzz.engines.bridge.Bridge`.
+
+What must stay true:
+
+* **An input is a program.** Every byte string decodes to a valid program; decoding is
+  a pure function of the bytes, and the recorded choices replay it without them.
+* **A finding is data, not a crash.** A violation is saved (once per finding key, across
+  every shard sharing the output folder) as the libFuzzer artifact (the input bytes) and
+  as a program file with its recorded schedule and choices, which ``ccwfuzz run``
+  replays; the session goes on unless asked to stop. Nothing the driver does (raise,
+  loop, deadlock) and nothing the tool suffers (a lost actor) ends libFuzzer's loop.
+* **Only the run is signal.** The features are those of the controlled run, which is
+  deterministic: the same input gives the same features, so libFuzzer's corpus
+  decisions are sound.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from ccwfuzz.choices import ByteSource, RecordingSource
+from ccwfuzz.engines.loop import Judged, Session
+from ccwfuzz.oracles import Finding
+from ccwfuzz.program import Executor, Program, RequestError, dumps, random_program
+
+#: Inputs longer than this are cut (libFuzzer's ``-max_len`` is set to it by default):
+#: a program of 8 ops per worker with a walk schedule reads about 2 KiB.
+MAX_INPUT = 4096
+
+
+def decode(data: bytes, *, workers: int, subchannels: int, ops: int, target: str,
+           draw: str) -> tuple[Program, list[int]]:  # fmt: skip
+    """The program an input stands for, and the choices it read (which replay it).
+
+    Example:
+        >>> p, choices = decode(b"", workers=2, subchannels=1, ops=8, target="reference",
+        ...                     draw="valid")
+        >>> [[o.kind for o in w] for w in p.workers], choices
+        ([['open'], ['open']], [])
+    """
+    rec = RecordingSource(ByteSource(data[:MAX_INPUT]))
+    program = random_program(rec, workers=workers, subchannels=subchannels, ops=ops,
+                             target=target, mode=draw, sized=True)  # fmt: skip
+    return program, rec.choices
+
+
+def finding_slug(f: Finding) -> str:
+    """The file name stem of a finding: its rule and a hash of its whole key."""
+    h = hashlib.sha1("\x1f".join(f.key).encode()).hexdigest()[:10]
+    return f"{f.rule}-{h}"
+
+
+def write_once(path: Path, data: bytes) -> bool:
+    """Create ``path`` holding ``data`` unless it exists (atomic: written to a private
+    file, flushed, then hard-linked into place, so a reader never sees half a file and
+    two shards saving the same finding keep exactly one). True if this call made it."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    try:
+        os.link(tmp, path)
+        return True
+    except FileExistsError:
+        return False
+    finally:
+        os.unlink(tmp)
+
+
+@dataclasses.dataclass
+class FuzzStats:
+    execs: int = 0
+    findings: int = 0  # finding keys this shard saved first
+    known: int = 0  # findings whose key was already saved (here or by another shard)
+    features: int = 0  # distinct features seen in this shard
+    inconclusive: int = 0
+    tool_faults: int = 0
+    started: float = dataclasses.field(default_factory=time.monotonic)
+
+    def exec_per_s(self) -> float:
+        t = time.monotonic() - self.started
+        return self.execs / t if t > 0 else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d.pop("started")
+        d["exec_per_s"] = round(self.exec_per_s(), 1)
+        d["seconds"] = round(time.monotonic() - self.started, 2)
+        return d
+
+
+class Harness:
+    """``TestOneInput``: decode, run, judge, save, feed back (see the module text).
+
+    ``feed`` receives each run's features (the bridge to libFuzzer), or is None to
+    fuzz without actor coverage. ``out``: the folder findings go to (``findings/``
+    programs, ``artifacts/`` inputs); None keeps them in :attr:`found` only.
+    """
+
+    def __init__(self, executor: Executor, *, out: Path | None = None, ops: int = 8,
+                 draw: str = "valid", contract: str = "upstream", max_steps: int = 20_000,
+                 feed: Callable[[Sequence[int]], None] | None = None,
+                 on_finding: Callable[[Finding, Path | None, bool], None] | None = None,
+                 ) -> None:  # fmt: skip
+        self.executor = executor
+        self.session = Session(executor, max_steps=max_steps, contract=contract, draw=draw,
+                               ops=ops)  # fmt: skip
+        self.ops = ops
+        self.draw = draw
+        self.out = out
+        self.feed = feed
+        self.on_finding = on_finding
+        self.stats = FuzzStats()
+        self.seen: set[int] = set()
+        self.keys: set[tuple[str, ...]] = set()
+        self.found: list[tuple[Finding, Program]] = []
+        if out is not None:
+            (out / "findings").mkdir(parents=True, exist_ok=True)
+            (out / "artifacts").mkdir(parents=True, exist_ok=True)
+
+    def decode(self, data: bytes) -> tuple[Program, list[int]]:
+        ex = self.executor
+        program, choices = decode(data, workers=ex.nworkers, subchannels=ex.nsch,
+                                  ops=self.ops, target=ex.target, draw=self.draw)  # fmt: skip
+        if self.session.contract != program.contract:
+            program = dataclasses.replace(program, contract=self.session.contract)
+        return program, choices
+
+    def __call__(self, data: bytes) -> None:
+        self.stats.execs += 1
+        program, choices = self.decode(data)
+        try:
+            judged = self.session.judge(program)
+        except RequestError:  # too long for the step budget: nothing to say
+            self.stats.inconclusive += 1
+            return
+        if judged is None:
+            self.stats.inconclusive += 1
+            return
+        signal = judged.result.signal
+        if signal:
+            seen = self.seen
+            seen.update(signal)
+            self.stats.features = len(seen)
+        for f in judged.findings:
+            self._found(f, judged, data, choices)
+        if self.feed is not None and signal:
+            self.feed(signal)
+
+    def _found(self, f: Finding, judged: Judged, data: bytes, choices: list[int]) -> None:
+        if f.key in self.keys:
+            return
+        self.keys.add(f.key)
+        program = judged.replay_program(f)
+        meta = dict(program.meta)
+        meta["choices"] = choices
+        meta["input"] = data[:MAX_INPUT].hex()
+        program = dataclasses.replace(program, meta=meta)
+        self.found.append((f, program))
+        path: Path | None = None
+        new = True
+        if self.out is not None:
+            slug = finding_slug(f)
+            path = self.out / "findings" / f"{slug}.json"
+            new = write_once(path, dumps(program).encode())
+            digest = hashlib.sha1(data).hexdigest()
+            write_once(self.out / "artifacts" / f"crash-{digest}", data)
+        if new:
+            self.stats.findings += 1
+        else:
+            self.stats.known += 1
+        if self.on_finding is not None:
+            self.on_finding(f, path, new)
+
+
+def write_status(path: Path, stats: FuzzStats, **extra: Any) -> None:
+    """The shard's figures for the supervisor's live line (replaced atomically)."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps({**stats.to_dict(), **extra}))
+    os.replace(tmp, path)
+
+
+__all__ = ["MAX_INPUT", "FuzzStats", "Harness", "decode", "finding_slug", "write_once",
+           "write_status"]  # fmt: skip
