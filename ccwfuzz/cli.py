@@ -224,6 +224,14 @@ def _fuzz(args: argparse.Namespace) -> int:
     flags = [f for f in args.libfuzzer if f != "--"]
     if why := check_flags(flags):
         return _err(why)
+    focus = tuple(m.strip() for m in (args.focus or "").split(",") if m.strip())
+    import importlib
+
+    for m in focus:
+        try:
+            importlib.import_module(m)
+        except Exception as e:  # a user's module: whatever it raises is bad input
+            return _err(f"--focus module {m!r} cannot be imported: {type(e).__name__}: {e}")
     out = args.out or os.path.join("reports", f"fuzz-{slug(args.target)}")
     if why := _writable(out, "directory"):
         return _err(why)
@@ -234,7 +242,7 @@ def _fuzz(args: argparse.Namespace) -> int:
                      stop_on_finding=args.stop_on_finding, libfuzzer=flags,
                      workers=args.workers, subchannels=args.subchannels, ops=args.ops,
                      draw=args.draw, contract=args.contract, bridge=not args.no_bridge,
-                     seed=args.seed)  # fmt: skip
+                     seed=args.seed, mutator=args.mutator, focus=focus)  # fmt: skip
     return Supervisor(cfg).run()
 
 
@@ -394,6 +402,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--stop-on-finding", action="store_true", help="end at the first finding")
     p.add_argument("--no-bridge", action="store_true",
                    help="do not feed the actors' coverage to libFuzzer (comparison)")  # fmt: skip
+    p.add_argument("--focus", metavar="MODULES",
+                   help="coverage of these modules only (comma-separated, e.g. your driver's),"
+                        " without the channel's and the domain signal")  # fmt: skip
+    p.add_argument("--mutator", choices=["bytes", "choices"], default="bytes",
+                   help="libFuzzer's byte mutations (default), or one draw at a time")  # fmt: skip
     p.add_argument("--workers", type=_count(1, 14), default=3)
     p.add_argument("--subchannels", type=_count(1, 64), default=2)
     p.add_argument("--ops", type=_count(1, 64), default=8, help="most ops per worker")

@@ -211,13 +211,15 @@ def instrumented() -> list[str]:
     return sorted(_instrumented)
 
 
-def bind(view: Any | None) -> None:
-    """Make every instrumented module store into ``view`` (a writable buffer of
-    :data:`FEATURES` bytes), or into a private dummy when None."""
+def bind(view: Any | None, only: Iterable[str] | None = None) -> None:
+    """Make every instrumented module (those in ``only``, when given; the others go
+    quiet) store into ``view`` (a writable buffer of :data:`FEATURES` bytes), or into
+    a private dummy when None."""
     global _bound
     _bound = _DUMMY if view is None else view
-    for m in _instrumented.values():
-        vars(m)[GLOBAL] = _bound
+    keep = None if only is None else set(only)
+    for name, m in _instrumented.items():
+        vars(m)[GLOBAL] = _bound if keep is None or name in keep else _DUMMY
 
 
 def bound() -> Any:

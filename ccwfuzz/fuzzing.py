@@ -143,6 +143,8 @@ class FuzzConfig:
     bridge: bool = True
     seed: int = 0
     max_steps: int = 20_000
+    mutator: str = "bytes"
+    focus: tuple[str, ...] = ()
 
 
 class Supervisor:
@@ -208,6 +210,9 @@ class Supervisor:
                "--max-steps", str(cfg.max_steps), "--cpu", str(cpu)]  # fmt: skip
         if not cfg.bridge:
             cmd.append("--no-bridge")
+        cmd += ["--mutator", cfg.mutator]
+        if cfg.focus:
+            cmd += ["--focus", ",".join(cfg.focus)]
         if cfg.stop_on_finding:
             cmd.append("--stop-on-finding")
         lf = []

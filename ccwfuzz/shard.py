@@ -46,7 +46,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--max-steps", type=int, default=20_000)
     p.add_argument("--cpu", type=int, default=None)
     p.add_argument("--no-bridge", action="store_true")
+    p.add_argument("--focus", default="")
     p.add_argument("--stop-on-finding", action="store_true")
+    p.add_argument("--mutator", choices=["bytes", "choices"], default="bytes")
     p.add_argument("libfuzzer", nargs="*")
     return p
 
@@ -59,8 +61,9 @@ def main(argv: list[str] | None = None) -> int:
     status_path = args.out / "shards" / f"{args.shard}.json"
     status_path.parent.mkdir(parents=True, exist_ok=True)
     try:
+        focus = tuple(m for m in args.focus.split(",") if m)
         pool = Pool(args.target, args.subchannels, args.workers, cpu=args.cpu,
-                    coverage=not args.no_bridge)  # fmt: skip
+                    coverage=not args.no_bridge, focus=focus)  # fmt: skip
     except (DriverStartError, ValueError) as e:
         print(f"ccwfuzz shard: {e}", file=sys.stderr)
         return EXIT_SETUP
@@ -113,7 +116,15 @@ def main(argv: list[str] | None = None) -> int:
     lf = [sys.argv[0], args.corpus, *args.seeds, f"-artifact_prefix={args.out}/artifacts/",
           f"-max_len={MAX_INPUT}", "-handle_term=0", "-handle_int=0", *args.libfuzzer]  # fmt: skip
     _keep: list[Any] = [at_c_exit]
-    atheris.Setup(lf, test_one_input)
+    extra: dict[str, Any] = {}
+    if args.mutator == "choices":
+        from ccwfuzz.engines.mutate import mutate
+
+        def custom_mutator(data: bytes, max_size: int, seed: int) -> bytes:
+            return mutate(data, max_size, seed, spans=harness.spans, fallback=atheris.Mutate)
+
+        extra["custom_mutator"] = custom_mutator
+    atheris.Setup(lf, test_one_input, **extra)
     write_status(status_path, harness.stats, done=False, pid=os.getpid())
     atheris.Fuzz()
     del _keep

@@ -33,8 +33,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ccwfuzz.choices import ByteSource, RecordingSource
+from ccwfuzz.choices import ByteSource, ChoiceSource, RecordingSource
 from ccwfuzz.engines.loop import Judged, Session
+from ccwfuzz.engines.mutate import TracingSource
 from ccwfuzz.oracles import Finding
 from ccwfuzz.program import Executor, Program, RequestError, dumps, random_program
 
@@ -54,9 +55,19 @@ def decode(data: bytes, *, workers: int, subchannels: int, ops: int, target: str
         ([['open'], ['open']], [])
     """
     rec = RecordingSource(ByteSource(data[:MAX_INPUT]))
-    program = random_program(rec, workers=workers, subchannels=subchannels, ops=ops,
-                             target=target, mode=draw, sized=True)  # fmt: skip
-    return program, rec.choices
+    program = generate(rec, workers=workers, subchannels=subchannels, ops=ops, target=target,
+                       draw=draw)  # fmt: skip
+    choices = rec.choices
+    while choices and choices[-1] == 0:  # past the input's end: a replay draws 0 there too
+        choices.pop()
+    return program, choices
+
+
+def generate(src: ChoiceSource, *, workers: int, subchannels: int, ops: int, target: str,
+             draw: str) -> Program:  # fmt: skip
+    """The fuzzer's generator: a sized random program (see :func:`decode`)."""
+    return random_program(src, workers=workers, subchannels=subchannels, ops=ops,
+                          target=target, mode=draw, sized=True)  # fmt: skip
 
 
 def finding_slug(f: Finding) -> str:
@@ -141,6 +152,14 @@ class Harness:
         if self.session.contract != program.contract:
             program = dataclasses.replace(program, contract=self.session.contract)
         return program, choices
+
+    def spans(self, data: bytes) -> list[tuple[int, int, int]]:
+        """Where each draw of ``data`` sits (for :func:`~ccwfuzz.engines.mutate.mutate`)."""
+        ex = self.executor
+        src = TracingSource(data[:MAX_INPUT])
+        generate(src, workers=ex.nworkers, subchannels=ex.nsch, ops=self.ops, target=ex.target,
+                 draw=self.draw)  # fmt: skip
+        return src.spans
 
     def __call__(self, data: bytes) -> None:
         self.stats.execs += 1

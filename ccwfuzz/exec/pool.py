@@ -148,6 +148,7 @@ class Pool:
         history_capacity: int = 1 << 14,
         cpu: int | None = None,
         coverage: bool = False,
+        focus: tuple[str, ...] = (),
     ) -> None:
         self.driver_cls = resolve(target)
         self.target = target
@@ -172,9 +173,12 @@ class Pool:
         self._signal: tuple[int, ...] = ()
         #: Record features (block coverage of driver and channel code, domain signal)
         #: in the segment's feature map; each result carries them as ``signal``.
+        #: ``focus``: only these modules' blocks, and no domain signal (as libFuzzer's
+        #: -focus_function aims at one part of a program).
         self.coverage = coverage
+        self.focus = focus
         if coverage:
-            self.instrumented = coverage_modules(self.driver_cls)
+            self.instrumented = list(focus) or coverage_modules(self.driver_cls)
             _instrument(self.instrumented)
         self._start()
 
@@ -232,7 +236,8 @@ class Pool:
     def _bind(self) -> None:
         """Point instrumented code at this pool's map (a pool without coverage at a
         dummy), so actors forked now never write into another pool's segment."""
-        coverage.bind(self._map if self.coverage else None)
+        coverage.bind(self._map if self.coverage else None,
+                      self.instrumented if self.coverage else None)  # fmt: skip
 
     def _format_fresh(self) -> None:
         History.format(self._w, self.layout.history // 4, self.layout.history_capacity)
@@ -558,7 +563,7 @@ def _actor_main(pool: Pool, me: int, parent: int) -> None:
     lay = pool.layout
     w = pool._w
     pool._bind()
-    feedback = Feedback(pool._features, me) if pool.coverage else None
+    feedback = Feedback(pool._features, me) if pool.coverage and not pool.focus else None
     ctx = Context(me, w, lay.sched // 4, History(w, lay.history // 4), pool._sems, pool._ctl,
                   pool._interlock, feedback)  # fmt: skip
     env = pool._env

@@ -1,11 +1,12 @@
 """A bug behind six worker-side branches: the coverage bridge's test target.
 
-Bug: the I/O region write climbs a ladder on the ORB's interruption parameter (spec
-A.1 word 0), one nibble per rung: four rungs on one start, two more on a later start
-on the same subchannel; at the top the driver raises. Each rung is its own branch in
-the *worker's* process, so only coverage measured inside the actors shows the fuzzer
-that it climbed one: a random program reaches the top about once in 16^6 (17 million)
-starts, and libFuzzer without the bridge sees nothing change until it does.
+Bug: the driver climbs a ladder on the region reads userspace makes on a subchannel:
+the SCHIB, CRW, async, I/O, SCHIB and async regions (spec A.7), in that order and in a
+row (any other read starts it over); at the top it raises. Each rung is its own
+branch, taken in the *worker's* process, so only coverage measured inside the actors
+tells the fuzzer it climbed one. A random program of one worker makes six such reads
+in a row about once in 10^8 runs; libFuzzer without the bridge sees nothing change
+until it does.
 
 Caught by: ``actor.crash``.
 """
@@ -14,8 +15,11 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from ccwfuzz.driver import contract as K
 from ccwfuzz.driver.reference import Reference
 from ccwfuzz.sync import Context
+
+SCHIB, CRW, ASYNC, IO = K.SCHIB_REGION, K.CRW_REGION, K.ASYNC_REGION, K.IO_REGION
 
 
 class Ladder(Reference):
@@ -23,21 +27,25 @@ class Ladder(Reference):
     expected_rule: ClassVar[str] = "actor.crash"
     private_words: ClassVar[int] = 1
 
-    def io_write(self, ctx: Context, sch: int, off: int, data: bytes) -> int:
-        if off == 0 and len(data) >= 4:
-            self.climb(sch, int.from_bytes(data[:4], "big"))
-        return super().io_write(ctx, sch, off, data)
+    def read_region(self, ctx: Context, sch: int, offset: int, n: int) -> bytes | int:
+        self.climb(sch, offset >> K.REGION_SHIFT)
+        return super().read_region(ctx, sch, offset, n)
 
-    def climb(self, sch: int, intparm: int) -> None:
-        # Nested on purpose: each rung is its own branch (block) for the coverage.
+    def climb(self, sch: int, region: int) -> None:
+        # One branch per rung, on purpose: each is a block of its own for the coverage.
         w, k = self.k.w, self.k.private(sch)
-        if w[k] == 0:
-            if intparm >> 12 & 0xF == 0xC:  # noqa: SIM102
-                if intparm >> 8 & 0xF == 0xA:  # noqa: SIM102
-                    if intparm >> 4 & 0xF == 0x5:  # noqa: SIM102
-                        if intparm & 0xF == 0x3:
-                            w[k] = 1
-        elif w[k] == 1:  # noqa: SIM102
-            if intparm >> 12 & 0xF == 0x9:  # noqa: SIM102
-                if intparm >> 8 & 0xF == 0x6:
-                    raise RuntimeError("planted: the top of the ladder")
+        rung = w[k]
+        if rung == 0 and region == SCHIB:
+            w[k] = 1
+        elif rung == 1 and region == CRW:
+            w[k] = 2
+        elif rung == 2 and region == ASYNC:
+            w[k] = 3
+        elif rung == 3 and region == IO:
+            w[k] = 4
+        elif rung == 4 and region == SCHIB:
+            w[k] = 5
+        elif rung == 5 and region == ASYNC:
+            raise RuntimeError("planted: the top of the ladder")
+        else:
+            w[k] = 1 if region == SCHIB else 0

@@ -1,0 +1,83 @@
+"""A structure-aware mutator: mutate one *choice* of an input, not one byte.
+
+An input is read as a sequence of draws (:class:`~ccwfuzz.choices.ByteSource`): each
+takes one to four bytes and is reduced modulo its range. libFuzzer's byte mutations do
+not know where a draw starts or what range it has, so most of them hit a byte that
+decides nothing, change two decisions at once, or shift every later draw (insertions,
+erasures). :func:`mutate` instead decodes the input once with a tracing source, picks
+one draw and gives it a new value in its own range (or a small step from its old one),
+written back into exactly that draw's bytes: one decision changes, the rest of the
+input means what it meant, unless the changed decision changes what is drawn next
+(another op kind), as it would in the program itself. A share of mutations is left to
+libFuzzer's own (crossover, dictionary, comparison operands), and draws past the end of
+the input (read as 0) can be set too, which is how inputs grow.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+
+from ccwfuzz.choices import ByteSource
+
+#: Shares of the three kinds of mutation: libFuzzer's own, a fresh value for one draw,
+#: a small step of one draw.
+LIBFUZZER_SHARE = 0.25
+STEP_SHARE = 0.15
+#: How far past its end an input may grow in one mutation, in bytes.
+GROW = 8
+
+
+class TracingSource(ByteSource):
+    """A :class:`ByteSource` that notes where each draw sits: ``(offset, bytes, range)``."""
+
+    def __init__(self, data: bytes) -> None:
+        super().__init__(data)
+        self.spans: list[tuple[int, int, int]] = []
+
+    def draw(self, n: int) -> int:
+        if n > 1:
+            self.spans.append((self._pos, ((n - 1).bit_length() + 7) >> 3, n))
+        return super().draw(n)
+
+
+def mutate(data: bytes, max_size: int, seed: int, *,
+           spans: Callable[[bytes], list[tuple[int, int, int]]],
+           fallback: Callable[[bytes, int], bytes]) -> bytes:  # fmt: skip
+    """One mutation of ``data`` (at most ``max_size`` bytes). ``spans`` lists the draws
+    of an input (:class:`TracingSource`), ``fallback`` is libFuzzer's own mutator.
+
+    Example:
+        >>> def spans(d):
+        ...     src = TracingSource(d)
+        ...     _ = [src.draw(16) for _ in range(4)]
+        ...     return src.spans
+        >>> out = mutate(bytes(4), 8, 1, spans=spans, fallback=lambda d, m: d)
+        >>> len(out), sum(b != 0 for b in out) <= 1
+        (4, True)
+    """
+    rng = random.Random(seed)
+    r = rng.random()
+    found = spans(data) if r >= LIBFUZZER_SHARE else []
+    # Draws past the end read 0; a few of them may be set (the input grows by a
+    # decision or two), not the hundreds a schedule would draw there.
+    end = min(max_size, len(data) + GROW)
+    found = [s for s in found if s[0] + s[1] <= end]
+    if not found:
+        return fallback(data, max_size)
+    pos, k, n = found[rng.randrange(len(found))]
+    old = int.from_bytes(data[pos : pos + k].ljust(k, b"\0"), "big") % n
+    if r >= 1.0 - STEP_SHARE:
+        value = (old + rng.choice((-2, -1, 1, 2))) % n
+    elif k > 1 and rng.random() < 0.5:
+        # A wide draw (an intparm, an address) is many decisions at once: change one
+        # byte of it and keep what the others already got right.
+        shift = 8 * rng.randrange(k)
+        value = (old & ~(0xFF << shift) | rng.randrange(256) << shift) % n
+    else:
+        value = rng.randrange(n)
+    buf = bytearray(data)
+    if len(buf) < pos + k:
+        buf.extend(bytes(pos + k - len(buf)))
+    buf[pos : pos + k] = value.to_bytes(k, "big")
+    return bytes(buf[:max_size])
