@@ -4,6 +4,7 @@ structure-aware mutator, libFuzzer flag checks."""
 from __future__ import annotations
 
 import importlib.util
+import itertools
 import os
 import random
 import sys
@@ -150,7 +151,7 @@ def test_tracing_source_tiles_the_input() -> None:
     spans = _spans(data)
     inside = [s for s in spans if s[0] < len(data)]
     assert inside[0][0] == 0
-    for (a, k, _), (b, _, _) in zip(inside, inside[1:], strict=False):
+    for (a, k, _), (b, _, _) in itertools.pairwise(inside):
         assert b == a + k  # draws follow each other without gaps
 
 
