@@ -91,6 +91,12 @@ class RecordingSource:
             self.choices.append(c)
         return c
 
+    def seek(self, pos: int) -> None:
+        """Passed on to a byte source; the recorded choices do not change."""
+        seek = getattr(self._inner, "seek", None)
+        if seek is not None:
+            seek(pos)
+
 
 class ByteSource:
     """Reads choices from a byte string: each ``draw(n)`` takes the fewest whole bytes
@@ -113,6 +119,10 @@ class ByteSource:
     def consumed(self) -> int:
         """Bytes read so far (at most the input's length)."""
         return min(self._pos, len(self._data))
+
+    def seek(self, pos: int) -> None:
+        """Go on reading at byte ``pos`` (a decoder's fixed-size prefix ends there)."""
+        self._pos = max(self._pos, pos)
 
     def draw(self, n: int) -> int:
         if n <= 1:

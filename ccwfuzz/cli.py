@@ -224,6 +224,10 @@ def _fuzz(args: argparse.Namespace) -> int:
     flags = [f for f in args.libfuzzer if f != "--"]
     if why := check_flags(flags):
         return _err(why)
+    from ccwfuzz.oracles import RULES
+
+    if args.stop_on_finding not in ("", "*") and args.stop_on_finding not in RULES:
+        return _err(f"--stop-on-finding: unknown rule {args.stop_on_finding!r} (ccwfuzz rules)")
     focus = tuple(m.strip() for m in (args.focus or "").split(",") if m.strip())
     import importlib
 
@@ -399,7 +403,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the corpus directory the shards share (default OUT/corpus)")  # fmt: skip
     p.add_argument("--out", metavar="DIR",
                    help="findings, logs, shard figures (default reports/fuzz-TARGET)")  # fmt: skip
-    p.add_argument("--stop-on-finding", action="store_true", help="end at the first finding")
+    p.add_argument("--stop-on-finding", nargs="?", const="*", default="", metavar="RULE",
+                   help="end at the first finding (of RULE, if given)")  # fmt: skip
     p.add_argument("--no-bridge", action="store_true",
                    help="do not feed the actors' coverage to libFuzzer (comparison)")  # fmt: skip
     p.add_argument("--focus", metavar="MODULES",

@@ -133,7 +133,7 @@ class FuzzConfig:
     out: Path
     jobs: int = 1
     corpus: Path | None = None
-    stop_on_finding: bool = False
+    stop_on_finding: str = ""  # "" go on, "*" any finding, else a rule id
     libfuzzer: list[str] = dataclasses.field(default_factory=list)
     workers: int = 3
     subchannels: int = 2
@@ -214,7 +214,7 @@ class Supervisor:
         if cfg.focus:
             cmd += ["--focus", ",".join(cfg.focus)]
         if cfg.stop_on_finding:
-            cmd.append("--stop-on-finding")
+            cmd += ["--stop-on-finding", cfg.stop_on_finding]
         lf = []
         if seeds_file is not None:
             lf.append(f"-seed_inputs=@{seeds_file}")

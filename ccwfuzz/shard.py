@@ -5,7 +5,7 @@ Started by ``ccwfuzz fuzz`` (:mod:`ccwfuzz.fuzzing`), one per ``--jobs``, as
 shard writes its figures to ``<out>/shards/<n>.json`` about once a second and exits:
 
 * 0 when its time is up (or libFuzzer's own ``-runs``/``-max_total_time`` end it);
-* 1 after its first finding with ``--stop-on-finding``;
+* 1 after its first finding with ``--stop-on-finding`` (of the rule it names);
 * 0 on SIGTERM or SIGINT, at the next input (libFuzzer's own handlers are off, so
   ours run), after closing its pool.
 
@@ -47,7 +47,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--cpu", type=int, default=None)
     p.add_argument("--no-bridge", action="store_true")
     p.add_argument("--focus", default="")
-    p.add_argument("--stop-on-finding", action="store_true")
+    p.add_argument("--stop-on-finding", default="", metavar="RULE")  # "*": any
     p.add_argument("--mutator", choices=["bytes", "choices"], default="bytes")
     p.add_argument("libfuzzer", nargs="*")
     return p
@@ -75,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     harness = Harness(pool, out=args.out, ops=args.ops, draw=args.draw, contract=args.contract,
                       max_steps=args.max_steps, feed=feed)  # fmt: skip
     stop: list[int] = []
+    want = args.stop_on_finding
     deadline = None if args.time is None else time.monotonic() + args.time
     last_status = [0.0]
 
@@ -105,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         if stop or (deadline is not None and now >= deadline):
             finish(EXIT_OK)
         harness(data)
-        if args.stop_on_finding and harness.stats.findings + harness.stats.known:
+        if want and any(want in ("*", f.rule) for f, _ in harness.found):
             finish(EXIT_FINDING)
         if now - last_status[0] >= STATUS_EVERY:
             last_status[0] = now

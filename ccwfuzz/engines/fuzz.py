@@ -38,7 +38,12 @@ from ccwfuzz.engines.loop import Judged, Session
 from ccwfuzz.engines.mutate import TracingSource
 from ccwfuzz.oracles import Finding
 from ccwfuzz.program import Executor, Program, RequestError, dumps, random_program
+from ccwfuzz.program.generate import STEPS_PER_OP, schedule
 
+#: The schedule's share of an input, and the length of a sticky walk drawn there (a
+#: policy choice and at most 2 bytes per walk choice).
+SCHEDULE_BYTES = 64
+WALK = 24
 #: Inputs longer than this are cut (libFuzzer's ``-max_len`` is set to it by default):
 #: a program of 8 ops per worker with a walk schedule reads about 2 KiB.
 MAX_INPUT = 4096
@@ -65,9 +70,17 @@ def decode(data: bytes, *, workers: int, subchannels: int, ops: int, target: str
 
 def generate(src: ChoiceSource, *, workers: int, subchannels: int, ops: int, target: str,
              draw: str) -> Program:  # fmt: skip
-    """The fuzzer's generator: a sized random program (see :func:`decode`)."""
+    """The fuzzer's generator: the schedule from the input's first
+    :data:`SCHEDULE_BYTES` (so every input, however short, has one of its own, and a
+    mutation of the program never moves it), then a sized random program from the rest
+    (see :func:`decode`)."""
+    sched = schedule(src, workers + 2, STEPS_PER_OP * workers * (ops + subchannels),
+                     walk_length=WALK)  # fmt: skip
+    seek = getattr(src, "seek", None)
+    if seek is not None:
+        seek(SCHEDULE_BYTES)
     return random_program(src, workers=workers, subchannels=subchannels, ops=ops,
-                          target=target, mode=draw, sized=True)  # fmt: skip
+                          target=target, mode=draw, sized=True, schedule_=sched)  # fmt: skip
 
 
 def finding_slug(f: Finding) -> str:
@@ -190,6 +203,10 @@ class Harness:
         meta = dict(program.meta)
         meta["choices"] = choices
         meta["input"] = data[:MAX_INPUT].hex()
+        meta["found_after"] = {
+            "execs": self.stats.execs,
+            "seconds": round(time.monotonic() - self.stats.started, 3),
+        }
         program = dataclasses.replace(program, meta=meta)
         self.found.append((f, program))
         path: Path | None = None

@@ -194,12 +194,14 @@ def random_program(
     target: str = "reference",
     mode: str = "valid",
     sized: bool = False,
+    schedule_: Schedule | None = None,
 ) -> Program:
     """A random program: every worker opens its subchannels first, then ``ops``
     random operations; the channel fires ``events`` hardware events. ``sized`` (the
     fuzzer's decoder): up to ``ops`` ops and ``events`` events, each behind a "one
     more" choice, so a short choice sequence (a short input) is a short program and
     the empty one is the smallest: every worker opens, nothing else happens.
+    ``schedule_``: use this schedule instead of drawing one at the end.
 
     ``mode``: ``"valid"`` (starts the device mostly accepts, with a steady small share
     of every odd field), ``"anything"`` (every field from its whole range) or
@@ -231,8 +233,9 @@ def random_program(
         subchannels=subchannels,
         workers=tuple(ws),
         channel=tuple(hw),
-        schedule=schedule(src, workers + 2, STEPS_PER_OP * (sum(map(len, ws)) + len(hw))),
-    )
+        schedule=schedule_ or schedule(src, workers + 2,
+                                       STEPS_PER_OP * (sum(map(len, ws)) + len(hw))),
+    )  # fmt: skip
 
 
 def schedule(src: ChoiceSource, actors: int, expected_steps: int,

@@ -103,6 +103,14 @@ SCHEMA: dict[str, Any] = {
                 # A fuzzer finding: the choices its input decoded to, and the input.
                 "choices": _array(_int(0, (1 << 32) - 1), MAX_CHOICES),
                 "input": HEX,
+                "found_after": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "properties": {
+                        "execs": _int(0, 1 << 62),
+                        "seconds": {"type": "number", "minimum": 0},
+                    },
+                },
                 "history": {
                     "type": "object",
                     "required": ["events", "digest", "blocks"],
