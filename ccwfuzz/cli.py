@@ -250,6 +250,34 @@ def _fuzz(args: argparse.Namespace) -> int:
     return Supervisor(cfg).run()
 
 
+def _corpus(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from ccwfuzz.driver import resolve
+    from ccwfuzz.exec import DriverStartError
+
+    try:
+        resolve(args.target)
+    except ValueError as e:
+        return _err(str(e))
+    dirs = [Path(d) for d in args.dirs]
+    for d in dirs:
+        if not d.is_dir():
+            return _err(f"corpus directory {str(d)!r} is not a directory")
+    if why := _writable(args.out, "directory"):
+        return _err(why)
+    from ccwfuzz.corpus import merge
+
+    try:
+        seen, kept, features = merge(Path(args.out), dirs, target=args.target,
+                                     workers=args.workers,
+                                     subchannels=args.subchannels)  # fmt: skip
+    except DriverStartError as e:
+        return _err(str(e))
+    print(f"corpus merge: {seen} inputs, {kept} kept in {args.out}, {features} features")
+    return EXIT_OK
+
+
 def _duration(text: str) -> float:
     """Seconds, or a number with a unit: ``90``, ``90s``, ``10m``, ``8h``."""
     units = {"s": 1, "m": 60, "h": 3600}
@@ -420,6 +448,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--draw", choices=["valid", "anything", "mixed"], default="valid")
     p.add_argument("libfuzzer", nargs=argparse.REMAINDER, help="-- then libFuzzer flags")
     p.set_defaults(func=_fuzz)
+    p = sub.add_parser(
+        "corpus", help="corpus tools (merge: the smallest set keeping every feature)"
+    )
+    csub = p.add_subparsers(dest="corpus_command", required=True, metavar="ACTION")
+    q = csub.add_parser("merge", help="merge DIRs into OUT by features (resumable after a kill)")
+    q.add_argument("out", metavar="OUT")
+    q.add_argument("dirs", nargs="+", metavar="DIR")
+    q.add_argument("--target", default="reference")
+    q.add_argument("--workers", type=_count(1, 14), default=3)
+    q.add_argument("--subchannels", type=_count(1, 64), default=2)
+    q.set_defaults(func=_corpus)
     p = sub.add_parser("check-driver", help="say what a driver model lacks (scripted scenarios)")
     p.add_argument("target", help="driver: a name or module:Class")
     p.set_defaults(func=_check_driver)

@@ -53,7 +53,8 @@ def _median(xs: list[tuple[float, int] | None], seconds: float) -> dict[str, Any
     secs = [x[0] if x else float("inf") for x in xs]
     return {"found": f"{len(found)}/{len(xs)}",
             "median_s": statistics.median(secs) if secs else None,
-            "median_execs": statistics.median([x[1] for x in found]) if found else None}  # fmt: skip
+            "median_execs": statistics.median([x[1] for x in found]) if found else None,
+            }  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -41,9 +41,9 @@ from ccwfuzz.program import Executor, Program, RequestError, dumps, random_progr
 from ccwfuzz.program.generate import STEPS_PER_OP, schedule
 
 #: The schedule's share of an input, and the length of a sticky walk drawn there (a
-#: policy choice and at most 2 bytes per walk choice).
+#: policy choice, then one byte per walk choice: two bits say stay, six pick).
 SCHEDULE_BYTES = 64
-WALK = 24
+WALK = 63
 #: Inputs longer than this are cut (libFuzzer's ``-max_len`` is set to it by default):
 #: a program of 8 ops per worker with a walk schedule reads about 2 KiB.
 MAX_INPUT = 4096
@@ -75,7 +75,7 @@ def generate(src: ChoiceSource, *, workers: int, subchannels: int, ops: int, tar
     mutation of the program never moves it), then a sized random program from the rest
     (see :func:`decode`)."""
     sched = schedule(src, workers + 2, STEPS_PER_OP * workers * (ops + subchannels),
-                     walk_length=WALK)  # fmt: skip
+                     walk_length=WALK, walk_range=256)  # fmt: skip
     seek = getattr(src, "seek", None)
     if seek is not None:
         seek(SCHEDULE_BYTES)

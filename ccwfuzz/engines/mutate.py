@@ -15,10 +15,9 @@ the input (read as 0) can be set too, which is how inputs grow.
 
 from __future__ import annotations
 
-import random
 from collections.abc import Callable
 
-from ccwfuzz.choices import ByteSource
+from ccwfuzz.choices import ByteSource, RandomSource
 
 #: Shares of the three kinds of mutation: libFuzzer's own, a fresh value for one draw,
 #: a small step of one draw.
@@ -56,8 +55,8 @@ def mutate(data: bytes, max_size: int, seed: int, *,
         >>> len(out), sum(b != 0 for b in out) <= 1
         (4, True)
     """
-    rng = random.Random(seed)
-    r = rng.random()
+    rng = RandomSource(seed)  # libFuzzer's seed for this mutation: replays with it
+    r = rng.draw(1000) / 1000
     found = spans(data) if r >= LIBFUZZER_SHARE else []
     # Draws past the end read 0; a few of them may be set (the input grows by a
     # decision or two), not the hundreds a schedule would draw there.
@@ -65,17 +64,17 @@ def mutate(data: bytes, max_size: int, seed: int, *,
     found = [s for s in found if s[0] + s[1] <= end]
     if not found:
         return fallback(data, max_size)
-    pos, k, n = found[rng.randrange(len(found))]
+    pos, k, n = found[rng.draw(len(found))]
     old = int.from_bytes(data[pos : pos + k].ljust(k, b"\0"), "big") % n
     if r >= 1.0 - STEP_SHARE:
-        value = (old + rng.choice((-2, -1, 1, 2))) % n
-    elif k > 1 and rng.random() < 0.5:
+        value = (old + (-2, -1, 1, 2)[rng.draw(4)]) % n
+    elif k > 1 and rng.draw(2):
         # A wide draw (an intparm, an address) is many decisions at once: change one
         # byte of it and keep what the others already got right.
-        shift = 8 * rng.randrange(k)
-        value = (old & ~(0xFF << shift) | rng.randrange(256) << shift) % n
+        shift = 8 * rng.draw(k)
+        value = (old & ~(0xFF << shift) | rng.draw(256) << shift) % n
     else:
-        value = rng.randrange(n)
+        value = rng.draw(n)
     buf = bytearray(data)
     if len(buf) < pos + k:
         buf.extend(bytes(pos + k - len(buf)))

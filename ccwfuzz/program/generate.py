@@ -239,7 +239,7 @@ def random_program(
 
 
 def schedule(src: ChoiceSource, actors: int, expected_steps: int,
-             walk_length: int = 512) -> Schedule:  # fmt: skip
+             walk_length: int = 512, walk_range: int = 1 << 16) -> Schedule:  # fmt: skip
     """Half PCT, half sticky random walk. PCT (Burckhardt et al.): distinct priorities
     above the depth, and ``depth - 1`` change points within ``expected_steps``; it finds
     bugs of small depth in any program. The walk finds the races that need one actor
@@ -247,7 +247,7 @@ def schedule(src: ChoiceSource, actors: int, expected_steps: int,
     only by luck."""
     if src.draw(2):
         return pct(src, actors, 1 + src.draw(4), expected_steps)
-    return Schedule(Policy.WALK, choices=tuple(src.draw(1 << 16) for _ in range(walk_length)))
+    return Schedule(Policy.WALK, choices=tuple(src.draw(walk_range) for _ in range(walk_length)))
 
 
 def pct(src: ChoiceSource, actors: int, depth: int, expected_steps: int) -> Schedule:
