@@ -96,10 +96,14 @@ def check_flags(flags: list[str]) -> str | None:
 
 
 def seed_corpus(target: str) -> Path | None:
-    """The committed seed corpus of ``target`` (``corpora/<slug>/`` beside the package
-    in a source checkout), if there is one."""
-    root = Path(__file__).resolve().parent.parent / "corpora" / slug(target)
-    return root if root.is_dir() else None
+    """The committed seed corpus of ``target``, if there is one: ``corpora/<slug>/``
+    beside the package (a source checkout), else in the current directory (an
+    installed ccwfuzz run from a checkout)."""
+    for base in (Path(__file__).resolve().parent.parent, Path.cwd()):
+        root = base / "corpora" / slug(target)
+        if root.is_dir():
+            return root
+    return None
 
 
 def unusable(path: Path) -> str | None:
