@@ -19,9 +19,8 @@ import sys
 from collections.abc import Iterable
 from pathlib import Path
 
-from ccwfuzz.engines.fuzz import decode
+from ccwfuzz.engines.fuzz import decode, unusable
 from ccwfuzz.exec import Pool
-from ccwfuzz.fuzzing import unusable
 from ccwfuzz.program import RunRequest
 
 STATE = ".merge-state.jsonl"

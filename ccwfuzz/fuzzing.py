@@ -34,7 +34,7 @@ from typing import Any
 
 from ccwfuzz.choices import RandomSource, derive
 from ccwfuzz.device import sweep_stale
-from ccwfuzz.engines.fuzz import MAX_INPUT
+from ccwfuzz.engines.fuzz import unusable
 
 EXIT_OK, EXIT_FINDING, EXIT_INTERRUPTED = 0, 1, 130
 #: How long shards get to exit after SIGTERM before they are killed, in seconds.
@@ -103,26 +103,6 @@ def seed_corpus(target: str) -> Path | None:
         root = base / "corpora" / slug(target)
         if root.is_dir():
             return root
-    return None
-
-
-def unusable(path: Path) -> str | None:
-    """Why one corpus entry cannot be an input, or None."""
-    try:
-        st = path.lstat()
-    except OSError as e:
-        return f"cannot stat it ({e.strerror})"
-    import stat
-
-    if not stat.S_ISREG(st.st_mode):
-        return "not a regular file"
-    if st.st_size > MAX_INPUT:
-        return f"{st.st_size} bytes, more than the {MAX_INPUT} an input may have"
-    try:
-        with open(path, "rb") as f:
-            f.read(1)
-    except OSError as e:
-        return f"unreadable ({e.strerror})"
     return None
 
 

@@ -28,6 +28,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import stat
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -81,6 +82,24 @@ def generate(src: ChoiceSource, *, workers: int, subchannels: int, ops: int, tar
         seek(SCHEDULE_BYTES)
     return random_program(src, workers=workers, subchannels=subchannels, ops=ops,
                           target=target, mode=draw, sized=True, schedule_=sched)  # fmt: skip
+
+
+def unusable(path: Path) -> str | None:
+    """Why one corpus entry cannot be an input, or None."""
+    try:
+        st = path.lstat()
+    except OSError as e:
+        return f"cannot stat it ({e.strerror})"
+    if not stat.S_ISREG(st.st_mode):
+        return "not a regular file"
+    if st.st_size > MAX_INPUT:
+        return f"{st.st_size} bytes, more than the {MAX_INPUT} an input may have"
+    try:
+        with open(path, "rb") as f:
+            f.read(1)
+    except OSError as e:
+        return f"unreadable ({e.strerror})"
+    return None
 
 
 def finding_slug(f: Finding) -> str:
@@ -232,5 +251,5 @@ def write_status(path: Path, stats: FuzzStats, **extra: Any) -> None:
     os.replace(tmp, path)
 
 
-__all__ = ["MAX_INPUT", "FuzzStats", "Harness", "decode", "finding_slug", "write_once",
-           "write_status"]  # fmt: skip
+__all__ = ["MAX_INPUT", "FuzzStats", "Harness", "decode", "finding_slug", "unusable",
+           "write_once", "write_status"]  # fmt: skip

@@ -15,9 +15,9 @@ import pytest
 
 from ccwfuzz import coverage
 from ccwfuzz.choices import ByteSource, ReplaySource
-from ccwfuzz.engines.fuzz import SCHEDULE_BYTES, decode, generate, write_once
+from ccwfuzz.engines.fuzz import SCHEDULE_BYTES, decode, generate, unusable, write_once
 from ccwfuzz.engines.mutate import TracingSource, mutate
-from ccwfuzz.fuzzing import check_flags, slug, unusable
+from ccwfuzz.fuzzing import check_flags, slug
 
 SHAPE = {"workers": 2, "subchannels": 2, "ops": 8, "target": "reference", "draw": "valid"}
 
