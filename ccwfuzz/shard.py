@@ -53,8 +53,18 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _stop_with_parent() -> None:
+    """SIGTERM (a clean stop at the next input) when the supervisor dies, even by
+    SIGKILL: a shard lives in its own session, so nothing else would stop it."""
+    parent = os.getppid()
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    if os.getppid() != parent:
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    _stop_with_parent()
     from ccwfuzz.engines.fuzz import MAX_INPUT, Harness, write_status
     from ccwfuzz.exec import DriverStartError, Pool
 

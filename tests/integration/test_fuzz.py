@@ -247,3 +247,14 @@ def test_bridge_finds_the_ladder_that_fuzzing_without_it_does_not(tmp_path: Path
 def test_sixty_seconds(tmp_path: Path, target: str, code: int) -> None:
     r = _fuzz(tmp_path, "--target", target, "--time", "60", timeout=300)
     assert r.returncode == code, r.stdout + r.stderr
+
+
+def test_supervisor_killed_leaves_nothing_behind(tmp_path: Path) -> None:
+    sup, pids = _start(tmp_path, "--target", "reference", "--time", "120")
+    sup.kill()
+    sup.communicate(timeout=30)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not _gone(pids - {sup.pid}):
+        time.sleep(0.2)
+    assert _gone(pids - {sup.pid}), "shards or actors outlived a SIGKILLed supervisor"
+    assert not _segments_of(pids)
