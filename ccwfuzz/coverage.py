@@ -207,10 +207,6 @@ def instrument_names(names: Iterable[str]) -> int:
     return sum(instrument(sys.modules[n]) for n in names if n in sys.modules)
 
 
-def instrumented() -> list[str]:
-    return sorted(_instrumented)
-
-
 def bind(view: Any | None, only: Iterable[str] | None = None) -> None:
     """Make every instrumented module (those in ``only``, when given; the others go
     quiet) store into ``view`` (a writable buffer of :data:`FEATURES` bytes), or into
@@ -236,10 +232,3 @@ def features(view: Any) -> list[int]:
         out.append(i)
         i = data.find(1, i + 1)
     return out
-
-
-_ZERO = bytes(FEATURES)
-
-
-def clear(view: Any) -> None:
-    view[:FEATURES] = _ZERO

@@ -126,7 +126,6 @@ def main(argv: list[str] | None = None) -> int:
 
     lf = [sys.argv[0], args.corpus, *args.seeds, f"-artifact_prefix={args.out}/artifacts/",
           f"-max_len={MAX_INPUT}", "-handle_term=0", "-handle_int=0", *args.libfuzzer]  # fmt: skip
-    _keep: list[Any] = [at_c_exit]
     extra: dict[str, Any] = {}
     if args.mutator == "choices":
         from ccwfuzz.engines.mutate import mutate
@@ -137,8 +136,7 @@ def main(argv: list[str] | None = None) -> int:
         extra["custom_mutator"] = custom_mutator
     atheris.Setup(lf, test_one_input, **extra)
     write_status(status_path, harness.stats, done=False, pid=os.getpid())
-    atheris.Fuzz()
-    del _keep
+    atheris.Fuzz()  # at_c_exit stays referenced by this frame until the process ends
     finish(EXIT_OK)
     return EXIT_OK
 

@@ -26,12 +26,12 @@ from ccwfuzz.exec import Pool
 from ccwfuzz.program import load
 
 
-def fuzz_once(target: str, rule: str, seed: int, seconds: float, bridge: bool,
-              extra: tuple[str, ...] = ()) -> tuple[float, int] | None:  # fmt: skip
+def fuzz_once(target: str, rule: str, seed: int, seconds: float,
+              bridge: bool) -> tuple[float, int] | None:  # fmt: skip
     """(seconds, execs) to the first ``rule`` finding, or None within ``seconds``."""
     with tempfile.TemporaryDirectory() as tmp:
         cmd = [sys.executable, "-m", "ccwfuzz", "fuzz", "--target", target, "--time", str(seconds),
-               "--out", tmp, "--stop-on-finding", rule, "--seed", str(seed), *extra]  # fmt: skip
+               "--out", tmp, "--stop-on-finding", rule, "--seed", str(seed)]  # fmt: skip
         if not bridge:
             cmd.append("--no-bridge")
         subprocess.run([*cmd, "--", f"-seed={seed + 1}"], capture_output=True, text=True,
@@ -48,7 +48,7 @@ def search_once(target: str, rule: str, seed: int, seconds: float) -> tuple[floa
     return (r.seconds, r.runs) if r.ok else None
 
 
-def _median(xs: list[tuple[float, int] | None], seconds: float) -> dict[str, Any]:
+def _median(xs: list[tuple[float, int] | None]) -> dict[str, Any]:
     found = [x for x in xs if x is not None]
     secs = [x[0] if x else float("inf") for x in xs]
     return {"found": f"{len(found)}/{len(xs)}",
@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
                     runs.append(search_once(target, rule, 1000 + s, args.time))
                 else:
                     runs.append(fuzz_once(target, rule, s, args.time, mode == "bridge"))
-            row[mode] = _median(runs, args.time)
+            row[mode] = _median(runs)
         rows.append(row)
         if not args.json:
             cells = "  ".join(f"{m}: {row[m]['found']} {row[m]['median_s']:.1f}s"
