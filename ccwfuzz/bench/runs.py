@@ -11,6 +11,8 @@ measured between the same actor processes:
 * controlled runs/s and scheduling points/s on the standard program (3 workers x 8
   ops, 2 subchannels, interrupts), without and with the oracles;
 * the oracles' CPU cost per run (judging recorded runs only), and the costliest rules;
+* checked executions/s inside ``ccwfuzz fuzz`` itself (one shard on ``reference``, the
+  same program shape, all oracles), with and without the coverage bridge;
 * free-mode worker ops/s on all CPUs.
 
     python -m ccwfuzz.bench.runs [--seconds 5] [--json]
@@ -21,7 +23,11 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
+from pathlib import Path
 
 from ccwfuzz.exec import Pool
 from ccwfuzz.oracles import RULES, check, view_of
@@ -124,6 +130,47 @@ def free(pool: Pool, seconds: float) -> dict[str, float]:
     return {"runs_per_s": runs / dt, "ops_per_s": ops / dt}
 
 
+def harness(seconds: float) -> dict[str, float]:
+    """``ccwfuzz fuzz``'s ``TestOneInput`` (decode, run, all oracles, feed back) on one
+    fixed set of inputs (100 seeded random 1 KiB inputs: ~22 ops per program, about
+    the standard program), without coverage, with actor coverage, and with coverage
+    and the bridge: checked executions/s, and what coverage and the bridge cost."""
+    from ccwfuzz.engines.bridge import Bridge
+    from ccwfuzz.engines.fuzz import Harness
+
+    rng = RandomSource(11)
+    inputs = [bytes(rng.draw(256) for _ in range(1024)) for _ in range(100)]
+    bridge = Bridge()
+    out = {}
+    for name, cov, feed in (("plain", False, None), ("coverage", True, None),
+                            ("bridge", True, bridge)):  # fmt: skip
+        with Pool(coverage=cov) as pool:
+            h = Harness(pool, feed=feed)
+            for d in inputs[:10]:
+                h(d)
+            n, t = 0, time.perf_counter()
+            while time.perf_counter() - t < seconds:
+                h(inputs[n % len(inputs)])
+                n += 1
+            out[name] = n / (time.perf_counter() - t)
+    return out
+
+
+def fuzz(seconds: float, bridge: bool) -> float:
+    """A real ``ccwfuzz fuzz`` session on ``reference`` (one shard, libFuzzer seed 1,
+    the committed seed corpus): the shard's own exec/s over libFuzzer's own input mix
+    (which differs with and without the bridge: guided, the corpus grows longer
+    inputs)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        cmd = [sys.executable, "-m", "ccwfuzz", "fuzz", "--target", "reference",
+               "--time", str(seconds), "--out", tmp]  # fmt: skip
+        if not bridge:
+            cmd.append("--no-bridge")
+        subprocess.run([*cmd, "--", "-seed=1"], capture_output=True, timeout=seconds + 120)
+        status = json.loads(Path(tmp, "shards", "0.json").read_text())
+    return float(status["exec_per_s"])
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m ccwfuzz.bench.runs", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
@@ -141,6 +188,9 @@ def main(argv: list[str] | None = None) -> int:
         out["controlled_with_oracles"] = controlled(pool, args.seconds, oracles=True)
         out["oracles"] = oracle_cost(pool)
         out["free"] = free(pool, args.seconds)
+    out["harness"] = harness(args.seconds)
+    out["fuzz_session"] = {"bridge": fuzz(args.seconds, bridge=True),
+                           "no_bridge": fuzz(args.seconds, bridge=False)}  # fmt: skip
     if args.json:
         print(json.dumps(out, indent=2))
         return 0
@@ -158,6 +208,16 @@ def main(argv: list[str] | None = None) -> int:
     rules = ", ".join(f"{k[5:]} {v:.2f}" for k, v in o.items() if k.startswith("rule "))
     print(f"oracles, judging only           {o['ms_per_run']:8.2f} ms/run "
           f"({o['records_per_run']:.0f} records; costliest: {rules})")  # fmt: skip
+    h, fs = out["harness"], out["fuzz_session"]
+    assert isinstance(h, dict) and isinstance(fs, dict)
+    print(f"fuzz TestOneInput, no coverage  {h['plain']:8.0f}      (same 1 KiB inputs, ~22 ops)")
+    print(f"  with actor coverage           {h['coverage']:8.0f}      "
+          f"costs {(1 - h['coverage'] / h['plain']) * 100:.0f}%")  # fmt: skip
+    print(f"  with coverage and bridge      {h['bridge']:8.0f}      "
+          f"costs {(1 - h['bridge'] / h['plain']) * 100:.0f}% (bridge alone "
+          f"{(1 - h['bridge'] / h['coverage']) * 100:.0f}%)")  # fmt: skip
+    print(f"ccwfuzz fuzz session exec/s     {fs['bridge']:8.0f}      "
+          f"(no bridge {fs['no_bridge']:.0f}; libFuzzer's own input mix)")  # fmt: skip
     print(
         f"free mode worker ops/s          {f['ops_per_s']:8.0f}      ({f['runs_per_s']:.0f} runs/s)"
     )

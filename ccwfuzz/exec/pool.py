@@ -580,10 +580,13 @@ def _actor_main(pool: Pool, me: int, parent: int) -> None:
     gen, plan, pinned = -1, None, None
     sem, ctl, b = pool._sems[me], pool._ctl, lay.sched // 4
     program_gen = lay.program // 4 + 1
+    profile = _profiler(me)
     while True:
         sem.acquire()
         cmd = w[b + W.S_CMD]
         if cmd == W.Cmd.EXIT:
+            if profile is not None:
+                profile()
             ctl.release()
             os._exit(0)
         if cmd == W.Cmd.HANDOFF:
@@ -630,6 +633,25 @@ _FRAMEWORK = tuple(
                  ("driver", "kernel.py"))
 )  # fmt: skip
 _STDLIB = os.path.dirname(os.path.abspath(os.__file__))
+
+
+def _profiler(me: int) -> Any:
+    """With ``CCWFUZZ_PROFILE=DIR`` set, profile this actor (cProfile) and return the
+    function that writes ``DIR/actor-<me>-<pid>.prof`` when the pool closes; else None.
+    For measuring where a run's time goes (``python -m ccwfuzz.bench.profile``)."""
+    folder = os.environ.get("CCWFUZZ_PROFILE")
+    if not folder:
+        return None
+    import cProfile
+
+    prof = cProfile.Profile()
+    prof.enable()
+
+    def dump() -> None:
+        prof.disable()
+        prof.dump_stats(os.path.join(folder, f"actor-{me}-{os.getpid()}.prof"))
+
+    return dump
 
 
 def _instrument(names: list[str]) -> None:

@@ -26,6 +26,8 @@ IO_REQ_IDLE_RETS = {
     -K.EIO,
 }
 ASYNC_RETS = {0, -K.EBUSY, -K.ENODEV, -K.EINVAL}
+_RETCODE_KINDS = (Ev.LOCK_ACQUIRE, Ev.LOCK_RELEASE, Ev.TRYLOCK_FAIL, Ev.OP_BEGIN, Ev.OP_END,
+                  Ev.RET, Ev.FSM)  # fmt: skip
 FIXED = {State.NOT_OPER: -K.EIO, State.STANDBY: -K.EIO, State.CP_PROCESSING: -K.EAGAIN}
 
 
@@ -55,7 +57,7 @@ def return_codes(view: RunView) -> list[Finding]:
     busy: dict[int, bool] = {}  # was another actor active on this op's subchannel
     op_sch: dict[int, int] = {}  # actor -> subchannel of the op it is in
     held: dict[int, set[int]] = {}  # actor -> lock slots held
-    for r, op, now in view.walk():
+    for r, op, now in view.of(*_RETCODE_KINDS):
         kind = r.kind
         if kind == Ev.LOCK_ACQUIRE:
             held.setdefault(r.actor, set()).add(r.arg("lock"))
@@ -105,12 +107,11 @@ def return_codes(view: RunView) -> list[Finding]:
                         where=f"{K.errno_name(ret)} outside the FSM",
                     )
                 )  # fmt: skip
-        if r.kind == Ev.RET:
-            answered[r.actor] = True
-        elif r.kind == Ev.FSM:
+        if kind == Ev.FSM:
             mine.setdefault(r.actor, []).append((r.arg("sch"), State(r.arg("new"))))
-        if r.kind != Ev.RET:
+        if kind != Ev.RET:
             continue
+        answered[r.actor] = True
         event, sch = r.arg("what"), r.arg("sch")
         ret, before = signed(r.arg("ret")), State(r.arg("fsm_before"))
         moves = [st for s, st in mine.get(r.actor, []) if s == sch]

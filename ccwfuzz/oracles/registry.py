@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 from collections.abc import Callable
+from typing import Any
 
 from ccwfuzz.driver.contract import Event, State
 from ccwfuzz.program import Program
@@ -66,30 +67,44 @@ def well_formed(records: list[Record], nsch: int, nactors: int) -> tuple[list[Re
     argument with a fixed domain (subchannel, op, FSM state) inside it. Others come
     from memory corruption or a driver writing records by hand; they are dropped and
     counted (the run is then judged on what is left)."""
-    domains = _domains(nsch, nactors)
-    kinds = {int(k): ARGS[k] for k in Ev}
+    checks = _checks(nsch, nactors)
     keep = []
     for r in records:
-        names = kinds.get(r[2])
-        if names is None or not 0 <= r[1] < nactors:
+        rule = checks.get(r[2])
+        if rule is None or not 0 <= r[1] < nactors:
             continue
-        ok = True
-        for i, name in enumerate(names):
-            dom = domains.get(name)
-            if dom is not None and r[3 + i] not in dom:
-                ok = name == "owner" and r[3 + i] == 0xFFFFFFFF  # "nobody" (BAD_UNLOCK)
-                if not ok:
-                    break
-        if ok and r[2] == Ev.INSTR and r[3] & 0xFF not in _INSTRS:
-            ok = False
-        if ok and r[2] == Ev.FSM and r[6] not in _EVENTS:
-            ok = False
-        if ok:
+        for i, dom in rule:
+            if r[i] not in dom:
+                break
+        else:
+            if r[2] == _INSTR and r[3] & 0xFF not in _INSTRS:
+                continue
+            if r[2] == _FSM and r[6] not in _EVENTS:
+                continue
             keep.append(r)
     return keep, len(records) - len(keep)
 
 
+@functools.lru_cache(maxsize=64)
+def _checks(nsch: int, nactors: int) -> dict[int, tuple[tuple[int, Any], ...]]:
+    """Per record kind, (index, domain) of each argument that has a fixed domain."""
+    domains: dict[str, Any] = dict(_domains(nsch, nactors))
+    owners = domains.pop("owner")
+    out = {}
+    for k in Ev:
+        rule = []
+        for i, name in enumerate(ARGS[k]):
+            if name == "owner":  # an actor, or 0xFFFFFFFF: nobody (BAD_UNLOCK)
+                rule.append((3 + i, frozenset([*owners, 0xFFFFFFFF])))
+            elif name in domains:
+                rule.append((3 + i, domains[name]))
+        out[int(k)] = tuple(rule)
+    return out
+
+
 _INSTRS = frozenset(int(i) for i in Instr)
+_OP_BEGIN, _FSM, _INSTR = int(Ev.OP_BEGIN), int(Ev.FSM), int(Ev.INSTR)
+_STATES = {int(s): s for s in State}
 _EVENTS = frozenset({*(int(e) for e in Event), NO_EVENT})
 
 
@@ -155,14 +170,15 @@ class RunView:
             init = list(self.initial_states)[: self.nsch]
             states = init + [State.STANDBY] * (self.nsch - len(init))
             snap = tuple(states)
-            out = []
+            out: list[tuple[Record, str, tuple[State, ...]]] = []
+            append, op, nsch = out.append, op_of.get, self.nsch
             for r in self.records:
                 kind = r[2]
-                if kind == Ev.OP_BEGIN:
+                if kind == _OP_BEGIN:
                     op_of[r[1]] = OPS[r[3] - 1]
-                out.append((r, op_of.get(r[1], "-"), snap))
-                if kind == Ev.FSM and r[3] < self.nsch:
-                    states[r[3]] = State(r[5])
+                append((r, op(r[1], "-"), snap))
+                if kind == _FSM and r[3] < nsch:
+                    states[r[3]] = _STATES[r[5]]
                     snap = tuple(states)
             self._walk = out
         return self._walk

@@ -80,9 +80,8 @@ class RunResult:
 
     @functools.cached_property
     def records(self) -> list[Record]:
-        words = memoryview(self.raw).cast("I")
-        step = RECORD_WORDS
-        return [Record(words[k : k + step].tolist()) for k in range(0, len(words), step)]
+        words = iter(memoryview(self.raw).cast("I").tolist())
+        return list(map(Record, zip(*[words] * RECORD_WORDS, strict=False)))
 
     @property
     def inconclusive(self) -> bool:

@@ -38,6 +38,7 @@ from ccwfuzz.choices import RandomSource, derive
 from ccwfuzz.sync.feedback import Feedback
 from ccwfuzz.sync.history import Ev, History
 from ccwfuzz.sync.policy import BY_CODE
+from ccwfuzz.sync.policy.base import SchedulePolicy
 from ccwfuzz.sync.words import (
     A_FREE_STEPS,
     A_ON,
@@ -109,6 +110,7 @@ class Context:
         self.irq = False  # running the interrupt top half
         self._jitter = RandomSource(0)
         self._policy = BY_CODE[0]  # set from the segment by begin_run
+        self._stepped = False  # the policy has a step hook (PCT's change points)
         self.controlled = True
         self._ended = False  # this actor consumed its END post: unwinding, never block
         #: Writes the fuzzer's domain signal as records are appended (controlled runs).
@@ -134,6 +136,7 @@ class Context:
         self.irq = False
         if self.controlled:
             self._policy = BY_CODE[w[b + S_POLICY]]
+            self._stepped = type(self._policy).step is not SchedulePolicy.step
             self._signal = self.feedback
             if self.feedback is not None:
                 self.feedback.begin_run(w[b + S_WORKERS], w[b + S_NACT])
@@ -176,7 +179,13 @@ class Context:
             elif r < 6:
                 time.sleep(20e-6)
             return
-        self._tick()
+        steps = w[b + S_STEPS] + 1  # _tick, inlined: this is the hottest path of a run
+        w[b + S_STEPS] = steps
+        if steps >= w[b + S_MAXSTEPS]:
+            self._end(Outcome.LIMIT)
+            self._wait_turn()
+        if self._stepped:
+            self._policy.step(w, b, self.id, steps)
         mask = w[b + S_RUNNABLE]
         if not mask & (mask - 1):
             return  # only this actor can run: nothing to decide, nothing to record
@@ -279,7 +288,8 @@ class Context:
         if steps >= w[b + S_MAXSTEPS]:
             self._end(Outcome.LIMIT)
             self._wait_turn()
-        self._policy.step(w, b, self.id, steps)
+        if self._stepped:
+            self._policy.step(w, b, self.id, steps)
 
     def _pick(self) -> int | None:
         """The next actor by the policy (recorded), or None if nobody can run."""
