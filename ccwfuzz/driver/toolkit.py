@@ -85,7 +85,7 @@ class Toolkit:
     def read_state(self, ctx: Context, sch: int) -> State:
         """Read the FSM state at a scheduling point; reading freed private state (E17)
         is recorded as a use after free and reads NOT_OPER."""
-        ctx.point()
+        ctx.point(hot=1)  # an FSM state access: where windows open
         raw = self.w[self.d(sch) + D_STATE]
         if raw == POISON_WORD:
             ctx.record(Ev.POISON_READ, sch, 4 * (self.d(sch) + D_STATE))
@@ -98,7 +98,7 @@ class Toolkit:
         """Write the FSM state and record the transition, as one step (so the history
         order is the true order). A state in ``sticky`` is not left: the write is
         dropped and False returned."""
-        ctx.point()
+        ctx.point(hot=1)
         d = self.d(sch)
         with ctx.atomic():
             old = self.w[d + D_STATE]

@@ -39,12 +39,17 @@ from ccwfuzz.engines.loop import Judged, Session
 from ccwfuzz.engines.mutate import TracingSource
 from ccwfuzz.oracles import Finding
 from ccwfuzz.program import Executor, Program, RequestError, dumps, random_program
-from ccwfuzz.program.generate import STEPS_PER_OP, schedule
+from ccwfuzz.program.generate import STEPS_PER_OP, hw_events, schedule
 
-#: The schedule's share of an input, and the length of a sticky walk drawn there (a
-#: policy choice, then one byte per walk choice: two bits say stay, six pick).
+#: The schedule's share of an input, and the length of a walk drawn there (a policy
+#: choice, then one byte per walk choice: two bits say stay, six pick; a lagging walk
+#: then draws up to two windows in at most nine more bytes, all inside the share).
 SCHEDULE_BYTES = 64
-WALK = 63
+WALK = 54
+#: The hardware events' share, right after the schedule: up to two events of at most
+#: eight bytes each (a zero "one more" byte ends the list). At a fixed place, so a
+#: mutation of the ops never moves an event, and one of an event never moves an op.
+EVENT_BYTES = 16
 #: Inputs longer than this are cut (libFuzzer's ``-max_len`` is set to it by default):
 #: a program of 8 ops per worker with a walk schedule reads about 2 KiB.
 MAX_INPUT = 4096
@@ -73,15 +78,20 @@ def generate(src: ChoiceSource, *, workers: int, subchannels: int, ops: int, tar
              draw: str) -> Program:  # fmt: skip
     """The fuzzer's generator: the schedule from the input's first
     :data:`SCHEDULE_BYTES` (so every input, however short, has one of its own, and a
-    mutation of the program never moves it), then a sized random program from the rest
-    (see :func:`decode`)."""
-    sched = schedule(src, workers + 2, STEPS_PER_OP * workers * (ops + subchannels),
-                     walk_length=WALK, walk_range=256)  # fmt: skip
+    mutation of the program never moves it), the hardware events from the next
+    :data:`EVENT_BYTES`, then a sized random program from the rest (see
+    :func:`decode`)."""
+    steps = STEPS_PER_OP * workers * (ops + subchannels)
+    sched = schedule(src, workers + 2, steps, walk_length=WALK, walk_range=256)
     seek = getattr(src, "seek", None)
     if seek is not None:
         seek(SCHEDULE_BYTES)
+    events = tuple(hw_events(src, subchannels, 2, True, steps))
+    if seek is not None:
+        seek(SCHEDULE_BYTES + EVENT_BYTES)
     return random_program(src, workers=workers, subchannels=subchannels, ops=ops,
-                          target=target, mode=draw, sized=True, schedule_=sched)  # fmt: skip
+                          target=target, mode=draw, sized=True, schedule_=sched,
+                          channel_=events)  # fmt: skip
 
 
 def unusable(path: Path) -> str | None:

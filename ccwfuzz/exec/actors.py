@@ -184,7 +184,7 @@ def channel_body(ctx: Context, env: Env, events: tuple[HwEvent, ...]) -> None:
     while True:
         ctx.point()
         iters += 1
-        if ei < len(events) and iters > events[ei].after:
+        if ei < len(events) and _due(ctx, events[ei], iters):
             fire(ctx, env, events[ei])
             ei, iters = ei + 1, 0
             continue
@@ -197,13 +197,21 @@ def channel_body(ctx: Context, env: Env, events: tuple[HwEvent, ...]) -> None:
             stepped = css.channel.step()
         if stepped is not None:
             continue
-        if ei < len(events):
+        if ei < len(events) and not events[ei].at:  # nothing else to do: fire it now
             fire(ctx, env, events[ei])
             ei, iters = ei + 1, 0
             continue
         if ctx.stopping():
             return
+        if ei < len(events):
+            ctx.due_at(events[ei].at)  # idle, but be back at the event's step
         k.channel_waitq.idle(ctx)
+        ctx.due_at(0)
+
+
+def _due(ctx: Context, ev: HwEvent, iters: int) -> bool:
+    """An event is due after its channel iterations, or at its scheduling step."""
+    return ctx.steps() >= ev.at if ev.at else iters > ev.after
 
 
 def workqueue_body(ctx: Context, env: Env, part: object) -> None:

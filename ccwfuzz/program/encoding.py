@@ -78,9 +78,9 @@ def event_to_dict(e: HwEvent) -> dict[str, Any]:
 
 def schedule_to_dict(s: Schedule) -> dict[str, Any]:
     d: dict[str, Any] = {"policy": s.policy.value}
-    if s.policy == Policy.PCT:
+    if s.policy in (Policy.PCT, Policy.LAG):
         d.update(priorities=list(s.priorities), changes=list(s.changes))
-    else:
+    if s.policy != Policy.PCT:
         d["choices"] = list(s.choices)
     return d
 

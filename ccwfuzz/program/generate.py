@@ -60,14 +60,17 @@ from ccwfuzz.program.ops import (
 
 __all__ = [
     "DATA_BASE", "DATA_WINDOW", "DATA_WINDOWS", "GUEST_TOP", "MODES", "PROGRAM_BASE",
-    "PROGRAM_SLOT", "PROGRAM_SLOTS", "STEPS_PER_OP", "ccw_chain", "cpa_offset",
-    "data_window", "orb_ctrl", "pct", "program_at", "random_program", "resolve_mode", "schedule",
-    "seeded_pct", "ssch_op", "worker_ops", "write_op",
+    "PROGRAM_SLOT", "PROGRAM_SLOTS", "SCHEDULE_KINDS", "STEPS_PER_OP", "ccw_chain",
+    "cpa_offset", "data_window", "hw_events", "lag", "orb_ctrl", "pct", "program_at",
+    "random_program", "resolve_mode", "schedule", "seeded_pct", "ssch_op", "worker_ops",
+    "write_op",
 ]  # fmt: skip
 
-#: Steps a random program's run takes per op, roughly: PCT change points are drawn
-#: within ``STEPS_PER_OP * ops`` steps (measured: ~330 points for 3 x 8 ops).
-STEPS_PER_OP = 40
+#: Steps a random program's run takes per op, roughly: PCT change points, lag windows
+#: and timed hardware events are drawn within ``STEPS_PER_OP * ops`` steps, so they land
+#: inside the run (measured with the default generator: a median of 12.6 steps per op,
+#: ~350 for 3 x 8 ops and their opens).
+STEPS_PER_OP = 13
 #: Worker op mix: the zoo's concurrency bugs need starts racing interrupts and region
 #: reads; raw region writes are rare in valid mode (they make a subchannel unjudged).
 _OPS_VALID = ((6, "ssch"), (4, "wait_irq"), (3, "read_io"), (1, "hsch"), (1, "csch"),
@@ -195,13 +198,15 @@ def random_program(
     mode: str = "valid",
     sized: bool = False,
     schedule_: Schedule | None = None,
+    channel_: tuple[HwEvent, ...] | None = None,
 ) -> Program:
     """A random program: every worker opens its subchannels first, then ``ops``
     random operations; the channel fires ``events`` hardware events. ``sized`` (the
     fuzzer's decoder): up to ``ops`` ops and ``events`` events, each behind a "one
     more" choice, so a short choice sequence (a short input) is a short program and
     the empty one is the smallest: every worker opens, nothing else happens.
-    ``schedule_``: use this schedule instead of drawing one at the end.
+    ``schedule_``: use this schedule instead of drawing one at the end; ``channel_``:
+    these hardware events instead of drawing them after the ops.
 
     ``mode``: ``"valid"`` (starts the device mostly accepts, with a steady small share
     of every odd field), ``"anything"`` (every field from its whole range) or
@@ -218,16 +223,11 @@ def random_program(
     for w in range(workers):
         opening = tuple(make_op("open", sch=s) for s in range(subchannels) if src.draw(3) < 2)
         ws.append(opening + worker_ops(src, subchannels, ops, mode, w, sized))
-    kinds = ("attention", "attention", "busy", "late_de", "paths_offline", "paths_online",
-             "not_operational", "operational")  # fmt: skip
-    hw: list[HwEvent] = []
-    for _ in range(events):
-        if sized and not src.draw(4):
-            break
-        kind, sch = kinds[src.draw(len(kinds))], src.draw(subchannels)
-        hw.append(HwEvent(kind, sch, src.draw(20)))
-        if kind == "not_operational" and src.draw(2):  # a flap: gone, then back
-            hw.append(HwEvent("operational", sch, src.draw(20)))
+    hw = (
+        list(channel_)
+        if channel_ is not None
+        else hw_events(src, subchannels, events, sized, STEPS_PER_OP * sum(map(len, ws)))
+    )
     return Program(
         target=target,
         subchannels=subchannels,
@@ -238,16 +238,75 @@ def random_program(
     )  # fmt: skip
 
 
+def hw_events(src: ChoiceSource, subchannels: int, events: int, sized: bool,
+              expected_steps: int) -> list[HwEvent]:  # fmt: skip
+    """Up to ``events`` hardware events. Half fire when the channel gets to them
+    (``after`` channel iterations), half at a drawn scheduling step (``at``), spread
+    over the run's ``expected_steps``: an interruption or a device that goes away
+    in the middle of another actor's request. A ``not_operational`` is followed by its
+    ``operational`` half the time (a flap), when timed 1-24 steps later, so the
+    device can be back before the request it interrupted issues its instruction."""
+    kinds = ("attention", "attention", "busy", "late_de", "paths_offline", "paths_online",
+             "not_operational", "operational")  # fmt: skip
+    hw: list[HwEvent] = []
+    at = 0
+    for _ in range(events):
+        if sized and not src.draw(4):
+            break
+        kind, sch = kinds[src.draw(len(kinds))], src.draw(subchannels)
+        timed = src.draw(2)
+        if timed:
+            at += 1 + src.draw(max(1, expected_steps // (1 + events // 2)))
+            hw.append(HwEvent(kind, sch, at=at))
+        else:
+            hw.append(HwEvent(kind, sch, src.draw(20)))
+        if kind == "not_operational" and src.draw(2):  # a flap: gone, then back
+            if timed:
+                at += 1 + src.draw(24)
+                hw.append(HwEvent("operational", sch, at=at))
+            else:
+                hw.append(HwEvent("operational", sch, src.draw(20)))
+    return hw
+
+
+#: The schedule families :func:`schedule` draws from, in the order of the first draw.
+SCHEDULE_KINDS: tuple[str, ...] = ("pct", "walk", "walk", "lag", "lag")
+
+
 def schedule(src: ChoiceSource, actors: int, expected_steps: int,
-             walk_length: int = 512, walk_range: int = 1 << 16) -> Schedule:  # fmt: skip
-    """Half PCT, half sticky random walk. PCT (Burckhardt et al.): distinct priorities
-    above the depth, and ``depth - 1`` change points within ``expected_steps``; it finds
-    bugs of small depth in any program. The walk finds the races that need one actor
-    (typically the bottom half) to lag behind the others for a while, which PCT reaches
-    only by luck."""
-    if src.draw(2):
+             walk_length: int = 512, walk_range: int = 1 << 16,
+             kinds: tuple[str, ...] | None = None) -> Schedule:  # fmt: skip
+    """One of PCT, the sticky random walk, and the lagging walk. PCT (Burckhardt et
+    al.): distinct priorities above the depth, and ``depth - 1`` change points within
+    ``expected_steps``; it finds bugs of small depth in any program. The walk finds the
+    races that need one actor (typically the bottom half) to lag behind the others for
+    a while, which PCT reaches only by luck; the lagging walk makes one chosen actor
+    lag through a whole window (:mod:`ccwfuzz.sync.policy.lag`). ``kinds``: draw only
+    from these (default :data:`SCHEDULE_KINDS`, read at each call)."""
+    kinds = kinds or SCHEDULE_KINDS
+    kind = kinds[src.draw(len(kinds))] if len(kinds) > 1 else kinds[0]
+    if kind == "pct":
         return pct(src, actors, 1 + src.draw(4), expected_steps)
-    return Schedule(Policy.WALK, choices=tuple(src.draw(walk_range) for _ in range(walk_length)))
+    choices = tuple(src.draw(walk_range) for _ in range(walk_length))
+    if kind == "walk":
+        return Schedule(Policy.WALK, choices=choices)
+    return lag(src, actors, expected_steps, choices)
+
+
+def lag(src: ChoiceSource, actors: int, expected_steps: int,
+        choices: tuple[int, ...]) -> Schedule:  # fmt: skip
+    """A lagging walk: one or two windows, each with its lagging actor, a start in
+    ``[1, expected_steps)`` and a length from 8 steps up to about the whole run (drawn
+    by powers of two: short lags and whole-operation lags equally often)."""
+    laggers, edges = [], []
+    end = 0
+    for _ in range(1 + src.draw(2)):
+        start = max(end + 1, 1 + src.draw(max(1, expected_steps - 1)))
+        length = 8 << src.draw(max(1, expected_steps.bit_length() - 3))
+        laggers.append(src.draw(actors))
+        edges += [start, start + length]
+        end = start + length
+    return Schedule(Policy.LAG, priorities=tuple(laggers), changes=tuple(edges), choices=choices)
 
 
 def pct(src: ChoiceSource, actors: int, depth: int, expected_steps: int) -> Schedule:

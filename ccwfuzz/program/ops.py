@@ -30,6 +30,7 @@ MAX_DATA = 256
 MAX_IDAL = 1024
 MAX_YIELD = 100_000
 MAX_AFTER = 10_000
+MAX_AT = 1 << 20  # a step number: beyond any step budget
 CONTRACTS = ("upstream", "strict")
 
 
@@ -234,13 +235,17 @@ HW_EVENTS = (
 
 @dataclasses.dataclass(frozen=True)
 class HwEvent:
-    """A hardware event the channel fires after ``after`` channel iterations; ``mask``
-    is the path mask of ``paths_offline``/``paths_online``."""
+    """A hardware event the channel fires after ``after`` channel iterations (counted
+    from the previous event) or, when ``at`` is set, at the run's scheduling step
+    ``at``: wherever the other actors are then, as a device that goes away in the
+    middle of a request does; ``mask`` is the path mask of
+    ``paths_offline``/``paths_online``. Events fire in list order."""
 
     event: str = field(Spec("enum", names=HW_EVENTS), "attention")
     sch: int = field(SCH, 0)
     after: int = field(Spec("int", 0, MAX_AFTER), 0)
     mask: int = field(U8, 0x80)
+    at: int = field(Spec("int", 0, MAX_AT), 0)
 
     @property
     def code(self) -> int:

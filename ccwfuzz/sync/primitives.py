@@ -76,7 +76,7 @@ class Mutex(_Prim):
 
     def lock(self, ctx: Context) -> None:
         w, o, me = self.w, self._o, ctx.id
-        ctx.point()
+        ctx.point(hot=1)  # a lock acquire: where windows open
         self._check_context(ctx)
         if w[o + K_OWNER] == me + 1:
             ctx.record(Ev.DOUBLE_ACQUIRE, self.slot)
@@ -104,7 +104,7 @@ class Mutex(_Prim):
 
     def trylock(self, ctx: Context) -> bool:
         w, o = self.w, self._o
-        ctx.point()
+        ctx.point(hot=1)
         with ctx.atomic():
             owner = w[o + K_OWNER]
             if not owner:

@@ -52,6 +52,9 @@ from ccwfuzz.sync.words import (
     S_CURRENT,
     S_DEADLOCK_MASK,
     S_DIRTY,
+    S_DUE,
+    S_DUE_ACTOR,
+    S_HOT,
     S_MAXSTEPS,
     S_MODE,
     S_NACT,
@@ -163,9 +166,11 @@ class Context:
         return _NULL if self.controlled else self._lock
 
     # ---- scheduling points -------------------------------------------------------------
-    def point(self) -> None:
+    def point(self, hot: int = 0) -> None:
         """A scheduling point: in controlled mode the schedule may switch actors here;
-        in free mode a little random jitter."""
+        in free mode a little random jitter. ``hot``: a point where a switch is most
+        likely to matter (a lock acquire, an FSM state access); the walks switch there
+        more often (:mod:`ccwfuzz.sync.policy.walk`)."""
         w, b = self._w, self._b
         if self._ended:
             raise RunAborted  # a finally: block of an unwinding actor: do not wait again
@@ -186,6 +191,9 @@ class Context:
             self._wait_turn()
         if self._stepped:
             self._policy.step(w, b, self.id, steps)
+        due = w[b + S_DUE]
+        if due and steps >= due:
+            self._due()
         mask = w[b + S_RUNNABLE]
         if not mask & (mask - 1):
             return  # only this actor can run: nothing to decide, nothing to record
@@ -193,6 +201,7 @@ class Context:
             self._log(mask, self.id)  # nothing changed since the last decision: stay
             return
         w[b + S_DIRTY] = 0
+        w[b + S_HOT] = hot
         nxt = self._pick()
         if nxt is not None and nxt != self.id:
             self._switch_to(nxt)
@@ -210,6 +219,7 @@ class Context:
         # run) must still run into the step budget instead of spinning forever.
         self._tick()
         self._set_status(me, Status.WAITING if soft else Status.BLOCKED)
+        w[b + S_HOT] = 0
         w[b + A_ON + me] = slot
         w[b + A_TIMEDOUT + me] = 0
         nxt = self._pick()
@@ -240,6 +250,23 @@ class Context:
                 self._set_status(a, Status.RUNNABLE)
                 w[b + A_TIMEDOUT + a] = 0
                 w[b + S_DIRTY] = 1
+
+    def steps(self) -> int:
+        """Scheduling steps this run has taken so far, by all actors (free mode: the
+        points they passed, summed)."""
+        w, b = self._w, self._b
+        if self.controlled:
+            return int(w[b + S_STEPS])
+        return sum(w[b + A_FREE_STEPS : b + A_FREE_STEPS + w[b + S_NACT]].tolist())
+
+    def due_at(self, step: int) -> None:
+        """This actor (the channel) has something due at scheduling step ``step`` and
+        is about to idle: at that step, whoever runs hands it the token (controlled
+        mode; 0 cancels). A hardware event then fires where the schedule put it, not
+        when the channel next happens to run."""
+        w, b = self._w, self._b
+        w[b + S_DUE_ACTOR] = self.id
+        w[b + S_DUE] = step
 
     def stopping(self) -> bool:
         """Free mode: the controller asked daemons to wind down."""
@@ -290,6 +317,22 @@ class Context:
             self._wait_turn()
         if self._stepped:
             self._policy.step(w, b, self.id, steps)
+
+    def _due(self) -> None:
+        """The step an idle actor asked for (:meth:`due_at`) has come: wake it and run
+        it now. Not a decision of the schedule (the program says when), so nothing is
+        logged: a replay makes the same switch at the same step."""
+        w, b = self._w, self._b
+        w[b + S_DUE] = 0
+        who = w[b + S_DUE_ACTOR]
+        status = w[b + A_STATUS + who]
+        if status == Status.WAITING:
+            self._set_status(who, Status.RUNNABLE)
+            w[b + A_TIMEDOUT + who] = 0
+        elif status != Status.RUNNABLE:
+            return  # blocked on a lock: it fires when it gets it
+        if who != self.id:
+            self._switch_to(who)
 
     def _pick(self) -> int | None:
         """The next actor by the policy (recorded), or None if nobody can run."""

@@ -16,8 +16,11 @@ from ccwfuzz.engines.fuzz import decode
 from ccwfuzz.engines.loop import Session
 from ccwfuzz.exec import Pool
 from ccwfuzz.fuzzing import seed_corpus, slug
+from ccwfuzz.program import load
+from ccwfuzz.program.replay import fingerprint
 
 ROOT = Path(__file__).resolve().parents[2] / "corpora"
+REGRESSIONS = Path(__file__).resolve().parents[1] / "regressions"
 
 
 def test_reference_corpus_replays_without_a_finding() -> None:
@@ -34,6 +37,22 @@ def test_reference_corpus_replays_without_a_finding() -> None:
             assert judged is not None, f"{p.name}: inconclusive run"
             bad += [f"{p.name}: {f.line()}" for f in judged.findings]
     assert not bad, "\n".join(bad)
+
+
+def test_regression_programs_replay_clean_and_unchanged() -> None:
+    """Programs that once showed a false finding on ``reference``, kept as program
+    files with their recorded decisions (a corpus input means another program once
+    the decoder changes): each replays clean, with the history it was saved with."""
+    files = sorted(REGRESSIONS.glob("*.json"))
+    assert files
+    for f in files:
+        program = load(f)
+        with Pool("reference", program.subchannels, len(program.workers)) as pool:
+            judged = Session(pool, max_steps=20_000).judge(program)
+            assert judged is not None, f"{f.name}: inconclusive run"
+            assert not judged.findings, f"{f.name}: {judged.findings[0].line()}"
+            want = program.meta["history"]
+            assert fingerprint(judged.result.raw).to_dict() == want, f"{f.name}: history changed"
 
 
 def test_every_zoo_member_has_a_seed_corpus() -> None:

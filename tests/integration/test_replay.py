@@ -50,7 +50,7 @@ def test_recorded_decisions_replay_every_policy() -> None:
             again = pool.run(RunRequest(q))
             assert again.raw == r.raw, seed
             assert again.decisions == r.decisions, seed
-    assert policies == {Policy.PCT, Policy.WALK}
+    assert policies == {Policy.PCT, Policy.WALK, Policy.LAG}
 
 
 def test_dropping_an_op_moves_no_change_point() -> None:

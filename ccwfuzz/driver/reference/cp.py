@@ -231,10 +231,11 @@ class ChannelPrograms(Base):
         """``ccwchain_fetch_ccw``: the guest IDAL (read, or built for a direct CCW with
         ``get_guest_idal``), its pages pinned if the CCW moves data, rewritten to host
         addresses (``page_array_idal_create_words``). Returns the host IDAL bytes."""
-        ret, guest_idaws = self.guest_idal(ctrl, c)
+        moves = self.moves_data(c, performs)
+        ret, guest_idaws = self.guest_idal(ctrl, c, whole=moves)
         if ret:
             return ret, b""
-        if not self.moves_data(c, performs):
+        if not moves:
             return 0, b"".join(_IDAW.pack(a) for a in guest_idaws)
         ret, host = self.pin_idal(ctx, sch, guest_idaws, idaw_block(ctrl))
         return ret, b"".join(_IDAW.pack(a) for a in host)
@@ -262,10 +263,12 @@ class ChannelPrograms(Base):
         steps (6a6dc14a: by the IDAWs' own block size)."""
         return (first % block + count + block - 1) // block
 
-    def guest_idal(self, ctrl: int, c: C.Ccw1) -> tuple[int, list[int]]:
+    def guest_idal(self, ctrl: int, c: C.Ccw1, whole: bool = True) -> tuple[int, list[int]]:
         """The guest data addresses of ``c``, one per IDAW (``ccw_count_idaws`` and
         ``get_guest_idal``): the guest's own IDAL for an IDA CCW, else one built at
-        block steps from the data address."""
+        block steps from the data address. ``whole=False`` for a CCW that moves no
+        data: the channel fetches none of its IDAWs, so an IDAL that runs past guest
+        memory is read as far as it is there (README "reference", deviation 6d)."""
         block = idaw_block(ctrl)
         count = max(c.count, 1)
         mem = self.css.memory
@@ -277,13 +280,15 @@ class ChannelPrograms(Base):
             if c.cda & (size - 1):
                 return -K.EINVAL, []  # a channel-program check (deviation 6)
             if not 0 <= c.cda <= self.k.arena - size:
-                return -K.EFAULT, []
+                return (-K.EFAULT, []) if whole else (0, [0])
             first = (_IDAW if fmt2 else _IDAW1).unpack(mem.read(c.cda, size))[0]
         n = self.idaw_count(first, count, block)
         if not c.flags & C.IDA:
             return 0, [first] + [(first // block + k) * block for k in range(1, n)]
         if c.cda + n * size > self.k.arena:
-            return -K.EFAULT, []
+            if whole:
+                return -K.EFAULT, []
+            n = (self.k.arena - c.cda) // size
         raw = mem.read(c.cda, n * size)
         unpack = _IDAW if fmt2 else _IDAW1
         return 0, [unpack.unpack_from(raw, k * size)[0] for k in range(n)]

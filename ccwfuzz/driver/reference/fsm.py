@@ -220,15 +220,21 @@ class Fsm(Subchannel):
             lock.unlock(ctx)
             self.fsm_event(ctx, sch, Event.NOT_OPER)
             return
-        # Deviation from upstream (README, "reference"): a bottom half already queued
-        # for the last interruption could otherwise free the cp and set IDLE after
-        # STANDBY (it checked CP_PENDING under io_mutex, which close does not take).
-        lock.unlock(ctx)
-        self.k.flush_work(ctx)
-        lock.lock(ctx)
+        self.close_flush(ctx, sch)
         self.set_state(ctx, sch, State.STANDBY, event)  # (a NOT_OPER meanwhile sticks)
         lock.unlock(ctx)
         self.close_free_cp(ctx, sch)
+
+    def close_flush(self, ctx: Context, sch: int) -> None:
+        """Let a bottom half already queued for the last interruption finish before
+        STANDBY (entered and left with the subchannel lock held). Deviation from
+        upstream (README, "reference"): otherwise that bottom half, which checked
+        CP_PENDING under ``io_mutex`` (which close does not take), frees the cp and
+        sets IDLE after STANDBY (``zoo:close-races-todo``)."""
+        lock = self.k.sch_lock[sch]
+        lock.unlock(ctx)
+        self.k.flush_work(ctx)
+        lock.lock(ctx)
 
     def close_free_cp(self, ctx: Context, sch: int) -> None:
         mutex = self.k.io_mutex[sch]

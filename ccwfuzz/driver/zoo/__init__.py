@@ -13,6 +13,7 @@ from __future__ import annotations
 from ccwfuzz.driver.reference import Reference
 from ccwfuzz.driver.zoo.boxed_busy import BoxedBusy
 from ccwfuzz.driver.zoo.chain_own_command import ChainOwnCommand
+from ccwfuzz.driver.zoo.close_races_todo import CloseRacesTodo
 from ccwfuzz.driver.zoo.cp_init_over_live import CpInitOverLive
 from ccwfuzz.driver.zoo.empty_transfer_pinned import EmptyTransferPinned
 from ccwfuzz.driver.zoo.flush_under_spinlock import FlushUnderSpinlock
@@ -27,6 +28,7 @@ from ccwfuzz.driver.zoo.idle_on_intermediate import IdleOnIntermediate
 from ccwfuzz.driver.zoo.idle_outside_fsm import IdleOutsideFsm
 from ccwfuzz.driver.zoo.irq_config_read import IrqConfigRead
 from ccwfuzz.driver.zoo.lock_order_inversion import LockOrderInversion
+from ccwfuzz.driver.zoo.notoper_free_running import NotoperFreeRunning
 from ccwfuzz.driver.zoo.notoper_resurrect import NotoperResurrect
 from ccwfuzz.driver.zoo.prefetch_error_leak import PrefetchErrorLeak
 from ccwfuzz.driver.zoo.quiesce_loop import QuiesceLoop
@@ -34,6 +36,7 @@ from ccwfuzz.driver.zoo.remove_uaf import RemoveUaf
 from ccwfuzz.driver.zoo.scsw_end_of_chain import ScswEndOfChain
 from ccwfuzz.driver.zoo.single_irb_slot import SingleIrbSlot
 from ccwfuzz.driver.zoo.ssch_before_pending import SschBeforePending
+from ccwfuzz.driver.zoo.todo_outside_mutex import TodoOutsideMutex
 from ccwfuzz.driver.zoo.unlocked_region import UnlockedRegion
 
 MEMBERS: dict[str, type[Reference]] = {
@@ -46,6 +49,8 @@ MEMBERS: dict[str, type[Reference]] = {
         # channel-program translation (vfio_ccw_cp.c)
         Fmt0Unconverted, EmptyTransferPinned, ScswEndOfChain, Idal2kGrouped, IdawCount4k,
         PrefetchErrorLeak, ChainOwnCommand,
+        # narrow windows: a lagging actor, hardware events inside a request (E18)
+        CloseRacesTodo, TodoOutsideMutex, NotoperFreeRunning,
     )
 }  # fmt: skip
 

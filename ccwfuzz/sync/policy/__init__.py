@@ -10,11 +10,11 @@ the ``choices`` policy (:mod:`.choices`).
 
 from __future__ import annotations
 
-from ccwfuzz.sync.policy import choices, order, pct, walk
+from ccwfuzz.sync.policy import choices, lag, order, pct, walk
 from ccwfuzz.sync.policy.base import Policy, SchedulePolicy
 
 POLICIES: dict[Policy, SchedulePolicy] = {
-    p.policy: p for p in (pct.POLICY, choices.POLICY, walk.POLICY, order.POLICY)
+    p.policy: p for p in (pct.POLICY, choices.POLICY, walk.POLICY, order.POLICY, lag.POLICY)
 }
 #: Policies by their word code (index 0 unused: a zeroed segment names no policy).
 BY_CODE: list[SchedulePolicy] = [POLICIES[Policy.CHOICES]] * (1 + max(p.code for p in Policy))

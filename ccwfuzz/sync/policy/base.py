@@ -16,13 +16,14 @@ class Policy(enum.Enum):
     CHOICES = "choices"  # each choice picks among the runnable actors, by index
     WALK = "walk"  # sticky random walk: a choice with low bits != 0 keeps the current actor
     ORDER = "order"  # run the actor of the next history record (free runs made controlled)
+    LAG = "lag"  # the walk, with windows in which one chosen actor lags behind the others
 
     @property
     def code(self) -> int:
         return _CODES[self]
 
 
-_CODES = {Policy.PCT: 1, Policy.CHOICES: 2, Policy.WALK: 3, Policy.ORDER: 4}
+_CODES = {Policy.PCT: 1, Policy.CHOICES: 2, Policy.WALK: 3, Policy.ORDER: 4, Policy.LAG: 5}
 
 
 class SchedulePolicy:
