@@ -184,15 +184,9 @@ class Context:
             elif r < 6:
                 time.sleep(20e-6)
             return
-        steps = w[b + S_STEPS] + 1  # _tick, inlined: this is the hottest path of a run
-        w[b + S_STEPS] = steps
-        if steps >= w[b + S_MAXSTEPS]:
-            self._end(Outcome.LIMIT)
-            self._wait_turn()
-        if self._stepped:
-            self._policy.step(w, b, self.id, steps)
+        self._tick()
         due = w[b + S_DUE]
-        if due and steps >= due:
+        if due and w[b + S_STEPS] >= due:
             self._due()
         mask = w[b + S_RUNNABLE]
         if not mask & (mask - 1):
