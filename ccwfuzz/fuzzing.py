@@ -128,6 +128,7 @@ class FuzzConfig:
     seed: int = 0
     max_steps: int = 20_000
     mutator: str = "bytes"
+    reschedule: float = 0.0
     focus: tuple[str, ...] = ()
 
 
@@ -194,7 +195,7 @@ class Supervisor:
                "--max-steps", str(cfg.max_steps), "--cpu", str(cpu)]  # fmt: skip
         if not cfg.bridge:
             cmd.append("--no-bridge")
-        cmd += ["--mutator", cfg.mutator]
+        cmd += ["--mutator", cfg.mutator, "--reschedule", str(cfg.reschedule)]
         if cfg.focus:
             cmd += ["--focus", ",".join(cfg.focus)]
         if cfg.stop_on_finding:

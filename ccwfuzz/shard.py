@@ -22,6 +22,7 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -49,8 +50,15 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--focus", default="")
     p.add_argument("--stop-on-finding", default="", metavar="RULE")  # "*": any
     p.add_argument("--mutator", choices=["bytes", "choices"], default="bytes")
+    p.add_argument("--reschedule", type=float, default=0.0)
     p.add_argument("libfuzzer", nargs="*")
     return p
+
+
+def _libfuzzer_mutate(data: bytes, max_size: int, _seed: int) -> bytes:
+    import atheris
+
+    return bytes(atheris.Mutate(data, max_size))
 
 
 def _stop_with_parent() -> None:
@@ -65,7 +73,7 @@ def _stop_with_parent() -> None:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     _stop_with_parent()
-    from ccwfuzz.engines.fuzz import MAX_INPUT, Harness, write_status
+    from ccwfuzz.engines.fuzz import MAX_INPUT, RESCHEDULE_REGIONS, Harness, write_status
     from ccwfuzz.exec import DriverStartError, Pool
 
     status_path = args.out / "shards" / f"{args.shard}.json"
@@ -127,11 +135,20 @@ def main(argv: list[str] | None = None) -> int:
     lf = [sys.argv[0], args.corpus, *args.seeds, f"-artifact_prefix={args.out}/artifacts/",
           f"-max_len={MAX_INPUT}", "-handle_term=0", "-handle_int=0", *args.libfuzzer]  # fmt: skip
     extra: dict[str, Any] = {}
+    inner: Callable[[bytes, int, int], bytes] = _libfuzzer_mutate
     if args.mutator == "choices":
         from ccwfuzz.engines.mutate import mutate
 
-        def custom_mutator(data: bytes, max_size: int, seed: int) -> bytes:
+        def one_draw(data: bytes, max_size: int, seed: int) -> bytes:
             return mutate(data, max_size, seed, spans=harness.spans, fallback=atheris.Mutate)
+
+        inner = extra["custom_mutator"] = one_draw
+    if args.reschedule > 0:
+        from ccwfuzz.engines.mutate import reschedule
+
+        def custom_mutator(data: bytes, max_size: int, seed: int) -> bytes:
+            return reschedule(data, max_size, seed, regions=RESCHEDULE_REGIONS,
+                              share=args.reschedule, inner=inner)  # fmt: skip
 
         extra["custom_mutator"] = custom_mutator
     atheris.Setup(lf, test_one_input, **extra)

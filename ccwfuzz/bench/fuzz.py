@@ -25,16 +25,24 @@ from ccwfuzz.engines import search
 from ccwfuzz.exec import Pool
 from ccwfuzz.program import load
 
+#: The fuzz modes: extra ``ccwfuzz fuzz`` options of each.
+FUZZ_MODES = {
+    "bridge": [],
+    "no-bridge": ["--no-bridge"],
+    "choices": ["--mutator", "choices"],
+    "reschedule": ["--reschedule", "0.2"],
+    "choices+reschedule": ["--mutator", "choices", "--reschedule", "0.2"],
+}
 
-def fuzz_once(target: str, rule: str, seed: int, seconds: float,
-              bridge: bool) -> tuple[float, int] | None:  # fmt: skip
+
+def fuzz_once(target: str, rule: str, seed: int, seconds: float, options: list[str],
+              runs: int = 0) -> tuple[float, int] | None:  # fmt: skip
     """(seconds, execs) to the first ``rule`` finding, or None within ``seconds``."""
     with tempfile.TemporaryDirectory() as tmp:
         cmd = [sys.executable, "-m", "ccwfuzz", "fuzz", "--target", target, "--time", str(seconds),
                "--out", tmp, "--stop-on-finding", rule, "--seed", str(seed)]  # fmt: skip
-        if not bridge:
-            cmd.append("--no-bridge")
-        subprocess.run([*cmd, "--", f"-seed={seed + 1}"], capture_output=True, text=True,
+        lf = [f"-seed={seed + 1}"] + ([f"-runs={runs}"] if runs else [])
+        subprocess.run([*cmd, *options, "--", *lf], capture_output=True, text=True,
                        timeout=seconds + 120)  # fmt: skip
         for f in sorted(Path(tmp, "findings").glob(f"{rule}-*.json")):
             after = load(f).meta.get("found_after", {})
@@ -62,7 +70,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--members", default="", help="comma-separated zoo members (default all)")
     ap.add_argument("--seeds", type=int, default=5)
     ap.add_argument("--time", type=float, default=120.0, help="budget per run, seconds")
-    ap.add_argument("--modes", default="bridge,no-bridge,search")
+    ap.add_argument("--runs", type=int, default=0,
+                    help="budget per fuzz run in execs as well (a verdict that does not depend"
+                         " on the machine's load); give a --time that allows it")  # fmt: skip
+    ap.add_argument("--modes", default="bridge,no-bridge,search",
+                    help=f"comma-separated, of search,{','.join(FUZZ_MODES)}")  # fmt: skip
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     names = [n for n in args.members.split(",") if n] or sorted(MEMBERS)
@@ -78,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
                 if mode == "search":
                     runs.append(search_once(target, rule, 1000 + s, args.time))
                 else:
-                    runs.append(fuzz_once(target, rule, s, args.time, mode == "bridge"))
+                    runs.append(fuzz_once(target, rule, s, args.time, FUZZ_MODES[mode], args.runs))
             row[mode] = _median(runs)
         rows.append(row)
         if not args.json:

@@ -53,6 +53,9 @@ EVENT_BYTES = 16
 #: Inputs longer than this are cut (libFuzzer's ``-max_len`` is set to it by default):
 #: a program of 8 ops per worker with a walk schedule reads about 2 KiB.
 MAX_INPUT = 4096
+#: The byte ranges a fresh schedule or fresh hardware events may replace
+#: (:func:`~ccwfuzz.engines.mutate.reschedule`).
+RESCHEDULE_REGIONS = ((0, SCHEDULE_BYTES), (SCHEDULE_BYTES, SCHEDULE_BYTES + EVENT_BYTES))
 
 
 def decode(data: bytes, *, workers: int, subchannels: int, ops: int, target: str,

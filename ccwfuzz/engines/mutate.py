@@ -15,7 +15,7 @@ the input (read as 0) can be set too, which is how inputs grow.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from ccwfuzz.choices import ByteSource, RandomSource
 
@@ -79,4 +79,33 @@ def mutate(data: bytes, max_size: int, seed: int, *,
     if len(buf) < pos + k:
         buf.extend(bytes(pos + k - len(buf)))
     buf[pos : pos + k] = value.to_bytes(k, "big")
+    return bytes(buf[:max_size])
+
+
+def reschedule(data: bytes, max_size: int, seed: int, *, regions: Sequence[tuple[int, int]],
+               share: float, inner: Callable[[bytes, int, int], bytes]) -> bytes:  # fmt: skip
+    """With probability ``share``, give one of ``regions`` (byte ranges of the input:
+    the schedule's share, the hardware events') fresh random bytes and keep the rest;
+    otherwise leave the mutation to ``inner``.
+
+    A narrow window needs the right program *and* the right interleaving. Once the
+    corpus holds the program (its coverage put it there), a fresh schedule for it is a
+    draw from the same distribution a seeded search makes, which finds such windows in
+    tens to hundreds of tries; byte mutations that happen to fall in the schedule move
+    it one decision at a time, around whatever interleaving first gave new coverage.
+    This is syzkaller's split between mutating a program and generating a fresh part.
+
+    Example:
+        >>> out = reschedule(bytes(8), 8, 3, regions=[(0, 4)], share=1.0,
+        ...                  inner=lambda d, m, s: d)
+        >>> out[4:] == bytes(4), len(out)
+        (True, 8)
+    """
+    rng = RandomSource(seed)
+    if not regions or rng.draw(1000) >= share * 1000:
+        return inner(data, max_size, seed)
+    start, end = regions[rng.draw(len(regions))]
+    end = min(end, max_size)
+    buf = bytearray(data.ljust(end, b"\0"))
+    buf[start:end] = bytes(rng.draw(256) for _ in range(end - start))
     return bytes(buf[:max_size])

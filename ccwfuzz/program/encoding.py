@@ -235,6 +235,18 @@ def loads(text: str, where: str = "<program>") -> Program:
 def load(path: str | Path) -> Program:
     """Read a program file. Raises :class:`ProgramError` with a one-line message."""
     where = printable(str(path), 200)
+    data = read_bounded(path)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ProgramError(f"{where}: not UTF-8 (byte {e.start})") from None
+    return loads(text, where)
+
+
+def read_bounded(path: str | Path, limit: int = MAX_FILE_BYTES) -> bytes:
+    """The bytes of a regular file of at most ``limit`` bytes (never a FIFO or device:
+    opened non-blocking and checked before reading); :class:`ProgramError` otherwise."""
+    where = printable(str(path), 200)
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as e:
@@ -243,19 +255,17 @@ def load(path: str | Path) -> Program:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
             raise ProgramError(f"{where}: not a regular file")
-        if st.st_size > MAX_FILE_BYTES:
-            raise ProgramError(f"{where}: larger than {MAX_FILE_BYTES} bytes")
+        if st.st_size > limit:
+            raise ProgramError(f"{where}: larger than {limit} bytes")
         with os.fdopen(fd, "rb", closefd=False) as f:
-            data = f.read(MAX_FILE_BYTES + 1)
+            data = f.read(limit + 1)
     except OSError as e:
         raise ProgramError(f"{where}: cannot read: {printable(e.strerror or str(e))}") from None
     finally:
         os.close(fd)
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise ProgramError(f"{where}: not UTF-8 (byte {e.start})") from None
-    return loads(text, where)
+    if len(data) > limit:  # grew while being read
+        raise ProgramError(f"{where}: larger than {limit} bytes")
+    return data
 
 
 def save(p: Program, path: str | Path) -> None:

@@ -111,6 +111,22 @@ SCHEMA: dict[str, Any] = {
                         "seconds": {"type": "number", "minimum": 0},
                     },
                 },
+                # A minimized reproducer: "10/10 deterministic", and where it came from.
+                "reliability": {
+                    "type": "string",
+                    "maxLength": 64,
+                    "pattern": "^[0-9]+/[0-9]+ [a-z ]+$",
+                },
+                "minimized": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "properties": {
+                        "from_ops": _int(0, 1 << 24),
+                        "ops": _int(0, 1 << 24),
+                        "runs": _int(0, 1 << 62),
+                        "seconds": {"type": "number", "minimum": 0},
+                    },
+                },
                 "history": {
                     "type": "object",
                     "required": ["events", "digest", "blocks"],

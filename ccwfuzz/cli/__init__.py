@@ -1,21 +1,31 @@
 """The ``ccwfuzz`` command.
 
 Exit codes: 0 success; 1 a finding (``check-driver``: a problem); 2 bad usage or bad
-input; 130 interrupted by Ctrl-C.
+input; 3 ``minimize``: the finding does not fire, nothing to minimize; 130 interrupted
+by Ctrl-C.
 """
 
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import sys
-from collections.abc import Callable
-from typing import Any
 
 from ccwfuzz import __version__
-
-EXIT_OK, EXIT_FINDING, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+from ccwfuzz.cli import reproduce
+from ccwfuzz.cli.common import (
+    EXIT_FINDING,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    count_in,
+    duration,
+    err,
+    positive,
+    print_crashes,
+    share,
+    subchannel_count,
+    writable,
+)
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -41,113 +51,6 @@ def _bench(args: argparse.Namespace) -> int:
     return css.main(["--seconds", str(args.seconds)] + (["--json"] if args.json else []))
 
 
-def _err(msg: str) -> int:
-    print(f"ccwfuzz: {msg}", file=sys.stderr)
-    return EXIT_USAGE
-
-
-def _writable(path: str, what: str) -> str | None:
-    """Why ``path`` cannot be written (checked before a run, so no finding is lost to
-    a bad ``--out``), or None. Creates nothing."""
-    p = os.path.abspath(path)
-    probe = p
-    while not os.path.exists(probe):
-        parent = os.path.dirname(probe)
-        if parent == probe:
-            break
-        probe = parent
-    if probe == p and what == "directory" and not os.path.isdir(p):
-        return f"{what} {path!r} exists and is not a directory"
-    if probe == p and what == "file" and os.path.isdir(p):
-        return f"{what} {path!r} is a directory"
-    if probe == p and what == "file" and not os.access(p, os.W_OK):
-        return f"cannot write {what} {path!r}"
-    check = probe if probe != p or what == "directory" else os.path.dirname(p)
-    if not os.access(check, os.W_OK | os.X_OK) or not os.path.isdir(check):
-        return f"cannot write {what} {path!r} ({check} is not a writable directory)"
-    return None
-
-
-def _print_crashes(crashes: dict[int, str]) -> None:
-    """Each crashed actor's traceback, indented under its finding."""
-    for actor, text in sorted(crashes.items()):
-        print(f"  actor {actor} traceback:")
-        print("".join(f"    {line}\n" for line in text.rstrip().splitlines()), end="")
-
-
-def _load_replays(args: argparse.Namespace) -> list[tuple[Any, Any]]:
-    """The programs to run, earlier lock-order runs first, each with the history
-    fingerprint its run must reproduce (None if unknown)."""
-    from ccwfuzz.program import load
-    from ccwfuzz.program.replay import Fingerprint, decode
-
-    if args.token is not None:
-        return [decode(t) for t in args.token.split("+")]
-    program = load(args.program)
-    h = program.meta.get("history")
-    return [(program, Fingerprint.from_dict(h) if h else None)]
-
-
-def _run(args: argparse.Namespace) -> int:
-    import dataclasses
-
-    from ccwfuzz.driver import resolve
-    from ccwfuzz.exec import DriverStartError, Pool
-    from ccwfuzz.oracles import LockGraph, check, view_of
-    from ccwfuzz.program import Mode, ProgramError, RequestError, RunRequest
-    from ccwfuzz.program.encoding import printable
-    from ccwfuzz.program.replay import encode, fingerprint, first_divergence
-    from ccwfuzz.report import divergence_block, finding_block
-    from ccwfuzz.sync.history import to_jsonl
-
-    if (args.program is None) == (args.token is None):
-        return _err("run takes a program FILE or --token TOKEN (one of them)")
-    if args.history and (why := _writable(args.history, "file")):
-        return _err(why)
-    try:
-        replays = _load_replays(args)
-        if args.target:
-            resolve(args.target)  # trusted: given on the command line
-            replays = [(dataclasses.replace(p, target=args.target), h) for p, h in replays]
-        else:
-            for p, _ in replays:
-                resolve(p.target, allow_import=False)
-        if args.contract:
-            replays = [(dataclasses.replace(p, contract=args.contract), h) for p, h in replays]
-    except (ProgramError, ValueError) as e:
-        return _err(str(e))
-    mode = Mode(args.mode)
-    first = replays[-1][0]
-    graph = LockGraph()
-    label = printable(args.program, 200) if args.program else "token"
-    try:
-        with Pool(first.target, first.subchannels, len(first.workers)) as pool:
-            names = pool.lock_names()
-            for program, _ in replays:  # earlier lock-order runs first, into one graph
-                result = pool.run(RunRequest(program, mode, max_steps=args.max_steps))
-                findings = check(view_of(result, program, names, graph))
-    except (RequestError, DriverStartError) as e:
-        return _err(str(e))
-    expected = replays[-1][1]
-    if args.history:
-        with open(args.history, "w", encoding="utf-8") as out:
-            out.write(to_jsonl(result.records))
-    print(f"{label}: {mode.value} run, {result.outcome.name.lower()}, {result.steps} steps, "
-          f"{len(result.records)} events, {len(findings)} finding(s)")  # fmt: skip
-    if result.inconclusive:
-        print(f"  inconclusive: {result.fault or 'the run hit its wall-clock limit'}")
-    if expected is not None and mode == Mode.CONTROLLED:
-        at = first_divergence(expected, fingerprint(result.raw))
-        if at is not None:
-            print(divergence_block(at, expected.events, result.records, len(first.workers), names))
-    for f in findings:
-        print(finding_block(f, result.records, len(program.workers), names))
-    _print_crashes(result.crashes)
-    if findings and args.token is None:
-        print(f"  replay: ccwfuzz run --token {encode(program, expected)}")
-    return EXIT_FINDING if findings else EXIT_OK
-
-
 def _stress(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -162,9 +65,9 @@ def _stress(args: argparse.Namespace) -> int:
     try:
         resolve(args.target)
     except ValueError as e:
-        return _err(str(e))
-    if why := _writable(args.out, "directory"):
-        return _err(why)
+        return err(str(e))
+    if why := writable(args.out, "directory"):
+        return err(why)
     out = Path(args.out)
     found = 0
     bar = tqdm(total=round(args.time), unit="s", desc=f"stress {args.target}",
@@ -183,7 +86,7 @@ def _stress(args: argparse.Namespace) -> int:
         pool = Pool(args.target, args.subchannels, args.workers)
     except DriverStartError as e:
         bar.close()
-        return _err(str(e))
+        return err(str(e))
     with pool:
         for hit in stress(pool, args.time, seed=args.seed, mode=Mode(args.mode),
                           on_progress=progress, contract=args.contract,
@@ -195,7 +98,7 @@ def _stress(args: argparse.Namespace) -> int:
             bar.clear()
             print(finding_block(hit.finding, hit.result.records, args.workers,
                                 pool.lock_names()))  # fmt: skip
-            _print_crashes(hit.result.crashes)
+            print_crashes(hit.result.crashes)
             print(f"  saved: {path} (replay: ccwfuzz run {path}{extra})")
             print(f"  token: ccwfuzz run{extra} --token {hit.token}")
             bar.refresh()
@@ -220,14 +123,14 @@ def _fuzz(args: argparse.Namespace) -> int:
     try:
         resolve(args.target)
     except ValueError as e:
-        return _err(str(e))
+        return err(str(e))
     flags = [f for f in args.libfuzzer if f != "--"]
     if why := check_flags(flags):
-        return _err(why)
+        return err(why)
     from ccwfuzz.oracles import RULES
 
     if args.stop_on_finding not in ("", "*") and args.stop_on_finding not in RULES:
-        return _err(f"--stop-on-finding: unknown rule {args.stop_on_finding!r} (ccwfuzz rules)")
+        return err(f"--stop-on-finding: unknown rule {args.stop_on_finding!r} (ccwfuzz rules)")
     focus = tuple(m.strip() for m in (args.focus or "").split(",") if m.strip())
     import importlib
 
@@ -235,18 +138,19 @@ def _fuzz(args: argparse.Namespace) -> int:
         try:
             importlib.import_module(m)
         except Exception as e:  # a user's module: whatever it raises is bad input
-            return _err(f"--focus module {m!r} cannot be imported: {type(e).__name__}: {e}")
+            return err(f"--focus module {m!r} cannot be imported: {type(e).__name__}: {e}")
     out = args.out or os.path.join("reports", f"fuzz-{slug(args.target)}")
-    if why := _writable(out, "directory"):
-        return _err(why)
-    if args.corpus is not None and (why := _writable(args.corpus, "directory")):
-        return _err(why.replace("directory", "corpus directory", 1))
+    if why := writable(out, "directory"):
+        return err(why)
+    if args.corpus is not None and (why := writable(args.corpus, "directory")):
+        return err(why.replace("directory", "corpus directory", 1))
     cfg = FuzzConfig(target=args.target, time=args.time, out=Path(out), jobs=args.jobs,
                      corpus=Path(args.corpus) if args.corpus else None,
                      stop_on_finding=args.stop_on_finding, libfuzzer=flags,
                      workers=args.workers, subchannels=args.subchannels, ops=args.ops,
                      draw=args.draw, contract=args.contract, bridge=not args.no_bridge,
-                     seed=args.seed, mutator=args.mutator, focus=focus)  # fmt: skip
+                     seed=args.seed, mutator=args.mutator,
+                     reschedule=args.reschedule, focus=focus)  # fmt: skip
     return Supervisor(cfg).run()
 
 
@@ -259,13 +163,13 @@ def _corpus(args: argparse.Namespace) -> int:
     try:
         resolve(args.target)
     except ValueError as e:
-        return _err(str(e))
+        return err(str(e))
     dirs = [Path(d) for d in args.dirs]
     for d in dirs:
         if not d.is_dir():
-            return _err(f"corpus directory {str(d)!r} is not a directory")
-    if why := _writable(args.out, "directory"):
-        return _err(why)
+            return err(f"corpus directory {str(d)!r} is not a directory")
+    if why := writable(args.out, "directory"):
+        return err(why)
     from ccwfuzz.corpus import merge
 
     try:
@@ -273,23 +177,9 @@ def _corpus(args: argparse.Namespace) -> int:
                                      workers=args.workers,
                                      subchannels=args.subchannels)  # fmt: skip
     except DriverStartError as e:
-        return _err(str(e))
+        return err(str(e))
     print(f"corpus merge: {seen} inputs, {kept} kept in {args.out}, {features} features")
     return EXIT_OK
-
-
-def _duration(text: str) -> float:
-    """Seconds, or a number with a unit: ``90``, ``90s``, ``10m``, ``8h``."""
-    units = {"s": 1, "m": 60, "h": 3600}
-    t = text.strip().lower()
-    scale = units.get(t[-1:], 0)
-    try:
-        v = float(t[:-1] if scale else t) * (scale or 1)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a duration: {text!r} (e.g. 90, 10m, 8h)") from None
-    if not math.isfinite(v) or v <= 0:
-        raise argparse.ArgumentTypeError("must be a positive duration")
-    return v
 
 
 def _check_driver(args: argparse.Namespace) -> int:
@@ -302,7 +192,7 @@ def _check_driver(args: argparse.Namespace) -> int:
     except ValueError as e:
         msg = str(e)
         if "is not a driver" not in msg:
-            return _err(msg)
+            return err(msg)
         msg = msg.replace(" (ccwfuzz check-driver explains)", "")
         print(f"check-driver {args.target}:\n  PROBLEM  {msg}")  # what it lacks, in words
         return EXIT_FINDING
@@ -350,39 +240,6 @@ def _targets(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _positive(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not math.isfinite(v) or v <= 0:
-        raise argparse.ArgumentTypeError("must be a finite positive number")
-    return v
-
-
-def _count(lo: int, hi: int) -> Callable[[str], int]:
-    def parse(text: str) -> int:
-        try:
-            v = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-        if not lo <= v <= hi:
-            raise argparse.ArgumentTypeError(f"must be between {lo} and {hi}")
-        return v
-
-    return parse
-
-
-def _subchannels(text: str) -> int:
-    try:
-        n = int(text, 0)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 1 <= n <= 65536:
-        raise argparse.ArgumentTypeError("must be between 1 and 65536")
-    return n
-
-
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(
         prog="ccwfuzz",
@@ -392,26 +249,16 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--version", action="version", version=f"ccwfuzz {__version__}")
     sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
     p = sub.add_parser("demo", help="walk through the simulated channel subsystem")
-    p.add_argument("--subchannels", type=_subchannels, default=4, metavar="N")
+    p.add_argument("--subchannels", type=subchannel_count, default=4, metavar="N")
     p.set_defaults(func=_demo)
-    p = sub.add_parser("run", help="run a program file or a replay token (replay a finding)")
-    p.add_argument("program", nargs="?", help="program JSON file")
-    p.add_argument("--token", help="a replay token printed with a finding")
-    p.add_argument("--mode", choices=["controlled", "free"], default="controlled")
-    p.add_argument("--max-steps", type=_count(1000, 10**7), default=200_000, metavar="N",
-                   help="step budget of a controlled run (default 200000)")  # fmt: skip
-    p.add_argument("--history", metavar="FILE", help="write the run's history as JSON lines")
-    p.add_argument("--target", help="driver to run instead of the file's (may be module:Class)")
-    p.add_argument("--contract", choices=["upstream", "strict"],
-                   help="judge under this IRB contract, not the file's (spec D.4)")  # fmt: skip
-    p.set_defaults(func=_run)
+    reproduce.add_parsers(sub)
     p = sub.add_parser("stress", help="free-running stress of a target with random programs")
     p.add_argument("--target", default="reference", help="driver: a name or module:Class")
-    p.add_argument("--time", type=_positive, default=60.0, metavar="SECONDS")
-    p.add_argument("--workers", type=_count(1, 14), default=3)  # schema.MAX_WORKERS
-    p.add_argument("--subchannels", type=_count(1, 64), default=2)
+    p.add_argument("--time", type=positive, default=60.0, metavar="SECONDS")
+    p.add_argument("--workers", type=count_in(1, 14), default=3)  # schema.MAX_WORKERS
+    p.add_argument("--subchannels", type=count_in(1, 64), default=2)
     p.add_argument("--mode", choices=["free", "controlled"], default="free")
-    p.add_argument("--seed", type=_count(0, 2**32 - 1), default=0)
+    p.add_argument("--seed", type=count_in(0, 2**32 - 1), default=0)
     p.add_argument("--out", default="reports/findings", help="where findings are saved")
     p.add_argument("--contract", choices=["upstream", "strict"], default="upstream",
                    help="IRB contract: upstream (IRBs may be overwritten or clobbered, H2-H3) "
@@ -424,9 +271,9 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Coverage-guided fuzzing of a target. Flags after -- go to "
                        "libFuzzer (e.g. -- -runs=1000 -dict=ccw.dict).")  # fmt: skip
     p.add_argument("--target", default="reference", help="driver: a name or module:Class")
-    p.add_argument("--time", type=_duration, default=600.0, metavar="DURATION",
+    p.add_argument("--time", type=duration, default=600.0, metavar="DURATION",
                    help="how long to fuzz: seconds or 90s, 10m, 8h (default 10m)")  # fmt: skip
-    p.add_argument("--jobs", type=_count(1, 256), default=1, help="shards, one CPU each")
+    p.add_argument("--jobs", type=count_in(1, 256), default=1, help="shards, one CPU each")
     p.add_argument("--corpus", metavar="DIR",
                    help="the corpus directory the shards share (default OUT/corpus)")  # fmt: skip
     p.add_argument("--out", metavar="DIR",
@@ -440,10 +287,13 @@ def build_parser() -> argparse.ArgumentParser:
                         " without the channel's and the domain signal")  # fmt: skip
     p.add_argument("--mutator", choices=["bytes", "choices"], default="bytes",
                    help="libFuzzer's byte mutations (default), or one draw at a time")  # fmt: skip
-    p.add_argument("--workers", type=_count(1, 14), default=3)
-    p.add_argument("--subchannels", type=_count(1, 64), default=2)
-    p.add_argument("--ops", type=_count(1, 64), default=8, help="most ops per worker")
-    p.add_argument("--seed", type=_count(0, 2**32 - 1), default=0)
+    p.add_argument("--reschedule", type=share, default=0.0, metavar="SHARE",
+                   help="share of mutations that give an input a fresh schedule or fresh"
+                        " hardware events (0 to 1)")  # fmt: skip
+    p.add_argument("--workers", type=count_in(1, 14), default=3)
+    p.add_argument("--subchannels", type=count_in(1, 64), default=2)
+    p.add_argument("--ops", type=count_in(1, 64), default=8, help="most ops per worker")
+    p.add_argument("--seed", type=count_in(0, 2**32 - 1), default=0)
     p.add_argument("--contract", choices=["upstream", "strict"], default="upstream")
     p.add_argument("--draw", choices=["valid", "anything", "mixed"], default="valid")
     p.add_argument("libfuzzer", nargs=argparse.REMAINDER, help="-- then libFuzzer flags")
@@ -456,8 +306,8 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("out", metavar="OUT")
     q.add_argument("dirs", nargs="+", metavar="DIR")
     q.add_argument("--target", default="reference")
-    q.add_argument("--workers", type=_count(1, 14), default=3)
-    q.add_argument("--subchannels", type=_count(1, 64), default=2)
+    q.add_argument("--workers", type=count_in(1, 14), default=3)
+    q.add_argument("--subchannels", type=count_in(1, 64), default=2)
     q.set_defaults(func=_corpus)
     p = sub.add_parser("check-driver", help="say what a driver model lacks (scripted scenarios)")
     p.add_argument("target", help="driver: a name or module:Class")
@@ -471,7 +321,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("clean", help="remove shared-memory segments left by dead runs")
     p.set_defaults(func=_clean)
     p = sub.add_parser("bench", help="channel-subsystem throughput benchmark")
-    p.add_argument("--seconds", type=_positive, default=2.0)
+    p.add_argument("--seconds", type=positive, default=2.0)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_bench)
     return ap
