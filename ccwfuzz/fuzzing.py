@@ -324,7 +324,8 @@ class Supervisor:
                 meta = {}
             extra = "" if _builtin(self.cfg.target) else f" --target {self.cfg.target}"
             live.say(f"FINDING [{meta.get('rule', '?')}] {' / '.join(meta.get('key', []))}\n"
-                     f"  saved: {path} (replay: ccwfuzz run {path}{extra})")  # fmt: skip
+                     f"  saved: {path} (replay: ccwfuzz replay {path}{extra};"
+                     f" shrink: ccwfuzz minimize {path}{extra} -o repro.json)")  # fmt: skip
 
     def _summary(self, stats: list[dict[str, Any]], seconds: float) -> None:
         execs = sum(int(s.get("execs", 0)) for s in stats)

@@ -99,8 +99,9 @@ def _stress(args: argparse.Namespace) -> int:
             print(finding_block(hit.finding, hit.result.records, args.workers,
                                 pool.lock_names()))  # fmt: skip
             print_crashes(hit.result.crashes)
-            print(f"  saved: {path} (replay: ccwfuzz run {path}{extra})")
-            print(f"  token: ccwfuzz run{extra} --token {hit.token}")
+            print(f"  saved: {path} (replay: ccwfuzz replay {path}{extra};"
+                  f" shrink: ccwfuzz minimize {path}{extra} -o repro.json)")  # fmt: skip
+            print(f"  token: ccwfuzz replay{extra} {hit.token}")
             bar.refresh()
     bar.close()
     note = ""
@@ -244,7 +245,8 @@ def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(
         prog="ccwfuzz",
         description="Stress and fuzz testing for vfio-ccw-like channel-I/O pass-through designs.",
-        epilog="exit codes: 0 ok, 1 finding, 2 bad usage or input, 130 interrupted",
+        epilog="exit codes: 0 ok, 1 finding, 2 bad usage or input, 3 nothing to minimize, "
+        "130 interrupted",
     )
     ap.add_argument("--version", action="version", version=f"ccwfuzz {__version__}")
     sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")

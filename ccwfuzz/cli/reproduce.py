@@ -8,10 +8,9 @@ when the finding does not fire at all (nothing to minimize). Both exit 2 on bad 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
+import os
 import sys
-from collections.abc import Iterator
 from typing import Any
 
 from ccwfuzz.cli.common import (
@@ -62,34 +61,10 @@ def _retarget(saved: Any, target: str) -> Any:
     )  # fmt: skip
 
 
-class Pools:
-    """One actor pool per program shape (target, subchannels, workers), closed together:
-    minimizing may try fewer workers or subchannels."""
+def _pools() -> Any:
+    from ccwfuzz.exec import Pools
 
-    def __init__(self) -> None:
-        self._pools: dict[tuple[str, int, int], Any] = {}
-
-    def __call__(self, target: str, subchannels: int, workers: int) -> Any:
-        from ccwfuzz.exec import Pool
-
-        k = (target, subchannels, workers)
-        if k not in self._pools:
-            self._pools[k] = Pool(target, subchannels, workers)
-        return self._pools[k]
-
-    def close(self) -> None:
-        for p in self._pools.values():
-            p.close()
-        self._pools.clear()
-
-
-@contextlib.contextmanager
-def _pools() -> Iterator[Pools]:
-    pools = Pools()
-    try:
-        yield pools
-    finally:
-        pools.close()
+    return Pools()
 
 
 def replay(args: argparse.Namespace) -> int:
@@ -156,7 +131,7 @@ def replay(args: argparse.Namespace) -> int:
 def minimize(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from ccwfuzz.engines.reproduce import make_reproducer
+    from ccwfuzz.engines.reproduce import make_deterministic, make_reproducer
     from ccwfuzz.exec import DriverStartError
     from ccwfuzz.minimize import Progress
     from ccwfuzz.program import ProgramError, RequestError, save
@@ -176,6 +151,20 @@ def minimize(args: argparse.Namespace) -> int:
 
     try:
         with _pools() as pools:
+            if saved.key is not None and not args.rule:
+                det = make_deterministic(pools, saved, tries=args.tries,
+                                         max_steps=args.max_steps)  # fmt: skip
+                if det.program is None:
+                    bar.close()
+                    rate = det.free_rate.label if det.free_rate else "-"
+                    print(f"ccwfuzz: {saved.key[0]} ({saved.key[1]}) could not be made "
+                          f"deterministic: not under its saved schedule nor under "
+                          f"{det.tried - 1} searched ones; in free runs: {rate}",
+                          file=sys.stderr)  # fmt: skip
+                    return EXIT_NOT_REPRODUCED
+                if det.how != "as saved":
+                    bar.write(f"made deterministic: {det.how} ({det.tried} schedule(s) tried)")
+                saved = dataclasses.replace(saved, program=det.program)
             rep = make_reproducer(pools, saved, rule=args.rule, max_steps=args.max_steps,
                                   max_calls=args.max_calls, seconds=args.time,
                                   replays=args.replays, on_progress=progress)  # fmt: skip
@@ -196,6 +185,29 @@ def minimize(args: argparse.Namespace) -> int:
           f"{rep.reliability.label}")  # fmt: skip
     print(f"  saved: {args.output} (replay: ccwfuzz replay {args.output})")
     print(f"  token: {token}")
+    return EXIT_OK
+
+
+def export(args: argparse.Namespace) -> int:
+    from ccwfuzz.export import pytest_source
+    from ccwfuzz.program import ProgramError
+
+    if why := writable(args.pytest, "file"):
+        return err(why)
+    try:
+        saved = _open(args)
+    except (ProgramError, ValueError) as e:
+        return err(str(e))
+    if saved.key is None:
+        return err("export needs a finding (a file with its rule and key, as ccwfuzz minimize"
+                   " writes)")  # fmt: skip
+    source = pytest_source(saved.program, saved.key[0], saved.key[1])
+    tmp = f"{args.pytest}.tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(source)
+    os.replace(tmp, args.pytest)
+    print(f"wrote {args.pytest}: fails while {saved.key[0]} ({saved.key[1]}) fires on "
+          f"{saved.program.target}")  # fmt: skip
     return EXIT_OK
 
 
@@ -243,5 +255,14 @@ def add_parsers(sub: Any) -> None:
         metavar="K",
         help="replays that measure the reproducer's reliability (default 10)",
     )
+    p.add_argument("--tries", type=count_in(0, 10**5), default=200, metavar="N",
+                   help="schedules searched when the saved one does not fire it (a free-mode"
+                        " finding), default 200")  # fmt: skip
     p.add_argument("--max-steps", type=count_in(1000, 10**7), default=200_000, metavar="N")
     p.set_defaults(func=minimize, command="minimize")
+    p = sub.add_parser("export", help="write a reproducer as a standalone pytest test")
+    p.add_argument("finding", nargs="?", metavar="FINDING")
+    p.add_argument("--token", help=argparse.SUPPRESS)
+    p.add_argument("--pytest", required=True, metavar="FILE", help="the test file to write")
+    p.add_argument("--target", help="target the test runs (default: the reproducer's)")
+    p.set_defaults(func=export, command="export")

@@ -14,7 +14,7 @@ What must stay true:
   a pure function of the bytes, and the recorded choices replay it without them.
 * **A finding is data, not a crash.** A violation is saved (once per finding key, across
   every shard sharing the output folder) as the libFuzzer artifact (the input bytes) and
-  as a program file with its recorded schedule and choices, which ``ccwfuzz run``
+  as a program file with its recorded schedule and choices, which ``ccwfuzz replay``
   replays; the session goes on unless asked to stop. Nothing the driver does (raise,
   loop, deadlock) and nothing the tool suffers (a lost actor) ends libFuzzer's loop.
 * **Only the run is signal.** The features are those of the controlled run, which is

@@ -21,12 +21,22 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from ccwfuzz.choices import RandomSource, derive
 from ccwfuzz.engines.fuzz import MAX_INPUT
 from ccwfuzz.engines.fuzz import decode as decode_input
 from ccwfuzz.engines.loop import Judged, Session, as_ran
 from ccwfuzz.minimize import Progress, Verdict, minimize
-from ccwfuzz.program import Executor, Mode, Program, ProgramError, RequestError, RunResult
+from ccwfuzz.program import (
+    Executor,
+    Mode,
+    Policy,
+    Program,
+    ProgramError,
+    RequestError,
+    RunResult,
+)
 from ccwfuzz.program.encoding import loads, printable, read_bounded
+from ccwfuzz.program.generate import STEPS_PER_OP, schedule
 from ccwfuzz.program.replay import PREFIX, Fingerprint, decode
 from ccwfuzz.sync.history import Ev
 
@@ -243,3 +253,58 @@ def make_reproducer(executors: Executors, saved: Saved, *, rule: str | None = No
         meta["history"] = last.history.to_dict()
     return Reproducer(dataclasses.replace(small, meta=meta), key, program.op_count(),
                       done.calls, done.seconds, rel)  # fmt: skip
+
+
+@dataclasses.dataclass(frozen=True)
+class Deterministic:
+    """What making a finding deterministic came to: the controlled program (None if
+    none was found), how (``"as saved"``, ``"event order"``, ``"schedule search"``),
+    the schedules tried, and, when none fired, the finding's rate over free runs."""
+
+    program: Program | None
+    how: str
+    tried: int
+    free_rate: Reliability | None = None
+
+
+def make_deterministic(executors: Executors, saved: Saved, *, tries: int = 200,
+                       free_runs: int = 10, seed: int = 0,
+                       max_steps: int = 50_000) -> Deterministic:  # fmt: skip
+    """A controlled program that fires the saved finding's key: the program as saved
+    (a free finding carries its recorded event order as an ``order`` schedule), else
+    one of ``tries`` schedules for the same program (PCT, walk and lagging walk drawn
+    from ``seed``). If none fires, the finding's rate over ``free_runs`` free runs of
+    the program says how flaky it is.
+
+    The schedules are searched in controlled mode, so the answer does not depend on
+    the machine's load; only the free-run rate does, and it is labelled as such.
+    """
+    if saved.key is None:
+        raise ValueError("a finding without a key (a plain program) has nothing to reproduce")
+    program = saved.program
+    holds = same_finding(executors, saved.key, priors=saved.priors, max_steps=max_steps)
+    v = holds(program)
+    if v.holds:
+        how = "event order" if program.schedule.policy == Policy.ORDER else "as saved"
+        return Deterministic(_recorded(program, v), how, 1)
+    src = RandomSource(seed)
+    steps = STEPS_PER_OP * len(program.workers) * max(1, program.op_count())
+    for i in range(tries):
+        sched = schedule(src, program.actors, steps)
+        cand = dataclasses.replace(program, schedule=sched)
+        v = holds(cand)
+        if v.holds:
+            return Deterministic(_recorded(cand, v), "schedule search", i + 2)
+    ex = executors(program.target, program.subchannels, len(program.workers))
+    hits = 0
+    for k in range(free_runs):
+        session = Session(ex, mode=Mode.FREE, seed=derive(seed, k), max_steps=max_steps,
+                          contract=program.contract)  # fmt: skip
+        judged = session.judge(program, Mode.FREE)
+        hits += judged is not None and any(f.key == saved.key for f in judged.findings)
+    return Deterministic(None, "not found", tries + 1, Reliability(hits, free_runs))
+
+
+def _recorded(program: Program, v: Verdict) -> Program:
+    """The program with the decisions its run took: an exact replay."""
+    return program if v.recorded is None else dataclasses.replace(program, schedule=v.recorded)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ccwfuzz.exec.pool import DriverStartError, Pool, PoolError
+from ccwfuzz.exec.pool import DriverStartError, Pool, PoolError, Pools
 from ccwfuzz.program.run import RunResult
 
-__all__ = ["DriverStartError", "Pool", "PoolError", "RunResult"]
+__all__ = ["DriverStartError", "Pool", "PoolError", "Pools", "RunResult"]

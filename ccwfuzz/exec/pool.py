@@ -685,3 +685,36 @@ def _crash_text(e: BaseException) -> tuple[str, str]:
 
 def _words(values: list[int]) -> memoryview:
     return memoryview(array.array("I", values)).cast("B").cast("I")
+
+
+class Pools:
+    """One actor pool per program shape (target, subchannels, workers), started on
+    first use and closed together: what a minimizer needs when it tries fewer workers
+    or subchannels (:data:`ccwfuzz.engines.reproduce.Executors`).
+
+    Example:
+        >>> pools = Pools()
+        >>> pools("reference", 1, 2).nworkers
+        2
+        >>> pools.close()
+    """
+
+    def __init__(self) -> None:
+        self._pools: dict[tuple[str, int, int], Pool] = {}
+
+    def __call__(self, target: str, subchannels: int, workers: int) -> Pool:
+        k = (target, subchannels, workers)
+        if k not in self._pools:
+            self._pools[k] = Pool(target, subchannels, workers)
+        return self._pools[k]
+
+    def close(self) -> None:
+        for p in self._pools.values():
+            p.close()
+        self._pools.clear()
+
+    def __enter__(self) -> Pools:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

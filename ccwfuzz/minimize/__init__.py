@@ -33,12 +33,13 @@ class Minimized:
 
 
 def minimize(program: Program, predicate: Predicate, *, max_calls: int = 5000,
-             seconds: float | None = None,
+             seconds: float | None = None, schedule_tries: int = 8,
              on_progress: Callable[[Progress], None] | None = None) -> Minimized:  # fmt: skip
     """Shrink ``program`` while ``predicate`` holds: rounds of the passes in
     :mod:`ccwfuzz.minimize.passes` until a round keeps nothing, or ``max_calls``
-    predicate calls (or ``seconds``) are spent. Raises ValueError if the predicate does
-    not hold for ``program`` itself.
+    predicate calls (or ``seconds``) are spent. A cut that loses the finding under the
+    schedules adapted to it is also tried under ``schedule_tries`` fresh ones. Raises
+    ValueError if the predicate does not hold for ``program`` itself.
 
     Example:
         >>> from ccwfuzz.program import Open, Yield
@@ -49,7 +50,7 @@ def minimize(program: Program, predicate: Predicate, *, max_calls: int = 5000,
         ((Yield(sch=0, n=2),),)
     """
     s = Shrinker(program, predicate, max_calls=max_calls, seconds=seconds,
-                 on_progress=on_progress)  # fmt: skip
+                 schedule_tries=schedule_tries, on_progress=on_progress)  # fmt: skip
     kept: dict[str, int] = {}
     rounds = 0
     while not s.spent():

@@ -15,7 +15,7 @@ from typing import Any
 
 from ccwfuzz.minimize.shrink import Shrinker, replace_worker
 from ccwfuzz.program import Policy, Program, Schedule
-from ccwfuzz.program.ops import Ccw, HwEvent, Op, specs
+from ccwfuzz.program.ops import MAX_AFTER, Ccw, HwEvent, Op, specs
 
 
 def _of_actor(w: int) -> Callable[[int, int], bool]:
@@ -24,6 +24,10 @@ def _of_actor(w: int) -> Callable[[int, int], bool]:
 
 def _of_ops(w: int, ops: range) -> Callable[[int, int], bool]:
     return lambda actor, op: actor == w and op in ops
+
+
+def _of_event(channel: int, i: int) -> Callable[[int, int], bool]:
+    return lambda actor, op: actor == channel and op == i
 
 
 def _without_actor(w: int) -> Callable[[int], int]:
@@ -72,14 +76,71 @@ def drop_ops(s: Shrinker) -> bool:
     return changed
 
 
+def without_events(channel: tuple[HwEvent, ...], gone: set[int]) -> tuple[HwEvent, ...]:
+    """``channel`` without the events numbered in ``gone``; an untimed event's delay
+    counts from the event before it, so a removed event's delay moves to the next one
+    and the rest still fire when they did.
+
+    Example:
+        >>> a, b = HwEvent("attention", after=3), HwEvent("busy", after=2)
+        >>> [e.after for e in without_events((a, b), {0})]
+        [5]
+    """
+    out: list[HwEvent] = []
+    carry = 0
+    for i, e in enumerate(channel):
+        if i in gone:
+            carry += e.after
+            continue
+        if carry and not e.at:
+            e = dataclasses.replace(e, after=min(MAX_AFTER, e.after + carry))
+        carry = 0
+        out.append(e)
+    return tuple(out)
+
+
 def drop_events(s: Shrinker) -> bool:
     """Remove hardware events, last first."""
     changed = False
     for i in reversed(range(len(s.best.channel))):
         if i < len(s.best.channel):
-            ch = s.best.channel
-            changed |= s.attempt(dataclasses.replace(s.best, channel=ch[:i] + ch[i + 1 :]))
+            cand = dataclasses.replace(s.best, channel=without_events(s.best.channel, {i}))
+            changed |= s.attempt_any(s.cut(cand, _of_event(len(s.best.workers), i)))
     return changed
+
+
+#: :func:`drop_pairs` runs on programs of at most this many ops and events, and tries
+#: this many times the fresh schedules of a single cut (small programs run fast, and a
+#: pair is the last resort of a shrink).
+PAIRS_UP_TO, PAIR_SCHEDULES = 8, 4
+
+
+def drop_pairs(s: Shrinker) -> bool:
+    """Remove two ops or events at once, on small programs: a local minimum where no
+    single op can go (the SSCH a write stands in for, and the write) often gives way
+    to a pair, under a fresh schedule."""
+    p = s.best
+    if p.op_count() > PAIRS_UP_TO:
+        return False
+    items = [(w, i) for w, ops in enumerate(p.workers) for i in range(len(ops))]
+    items += [(-1, i) for i in range(len(p.channel))]
+    for x in range(len(items)):
+        for y in range(x + 1, len(items)):
+            if s.spent():
+                return False
+            gone = {items[x], items[y]}
+            workers = tuple(tuple(o for i, o in enumerate(ops) if (w, i) not in gone)
+                            for w, ops in enumerate(p.workers))  # fmt: skip
+            channel = without_events(p.channel, {i for w, i in gone if w == -1})
+            cand = dataclasses.replace(p, workers=workers, channel=channel)
+            nw = len(p.workers)
+
+            def drop(a: int, op: int, gone: set[tuple[int, int]] = gone, nw: int = nw) -> bool:
+                return (a, op) in gone or (a == nw and (-1, op) in gone)
+
+            if s.attempt_any(s.cut(cand, drop), PAIR_SCHEDULES * s.schedule_tries):
+                return True  # the next round starts again from the smaller program
+    return False
 
 
 def _smaller_ints(v: int, default: int, lo: int) -> Iterator[int]:
@@ -231,6 +292,6 @@ def settle(s: Shrinker) -> bool:
 
 #: The passes in the order one round runs them (:func:`to_order` runs once, before).
 PASSES: tuple[Callable[[Shrinker], bool], ...] = (
-    drop_workers, drop_ops, drop_events, simplify_ops, simplify_events,
+    drop_workers, drop_ops, drop_events, drop_pairs, simplify_ops, simplify_events,
     shorten_schedule, recorded, settle,
 )  # fmt: skip

@@ -26,9 +26,11 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
+from ccwfuzz.choices import RandomSource, derive
 from ccwfuzz.program import Policy, Program, Schedule, digest
+from ccwfuzz.program.generate import STEPS_PER_OP, schedule
 from ccwfuzz.program.ops import Ccw, Op, specs
 
 
@@ -101,13 +103,14 @@ class Shrinker:
     """One shrink of one program (see the module docstring)."""
 
     def __init__(self, program: Program, predicate: Predicate, *, max_calls: int = 5000,
-                 seconds: float | None = None,
+                 seconds: float | None = None, schedule_tries: int = 8,
                  on_progress: Callable[[Progress], None] | None = None) -> None:  # fmt: skip
         self.predicate = predicate
         self.max_calls = max_calls
         self.start = time.monotonic()
         self.deadline = None if seconds is None else self.start + seconds
         self.on_progress = on_progress
+        self.schedule_tries = schedule_tries
         self.calls = 0
         self.stage = "start"
         self.seen: set[str] = {digest(program)}
@@ -154,9 +157,11 @@ class Shrinker:
 
     def cut(self, program: Program, drop: Callable[[int, int], bool],
             renumber: Callable[[int], int] | None = None) -> list[Program]:  # fmt: skip
-        """Candidates for ``program``, a cut of the best one: as it is (unless its
-        schedule is an event order), and with the event order of the best program's
-        run minus the records for which ``drop(actor, op)`` holds, actors renumbered.
+        """Candidates for ``program``, a cut of the best one: with the best's schedule
+        (an event order is replaced by the decisions the best's run took), and with the
+        event order of the best's run minus the records for which ``drop(actor, op)``
+        holds, actors renumbered. The first keeps every decision before the cut, the
+        second the shape of the interleaving after it.
 
         Hardware events timed by step (``at``) move earlier by the steps the cut
         removed before them, estimated from the records it removed (a run takes about
@@ -164,7 +169,10 @@ class Shrinker:
         trace = self.trace
         if trace:
             program = self._shift_events(program, trace, drop)
-        out = [] if program.schedule.policy == Policy.ORDER else [program]
+        out = [program]
+        if program.schedule.policy == Policy.ORDER:  # the decisions the best's run took
+            rec = self.verdict.recorded
+            out = [] if rec is None else [dataclasses.replace(program, schedule=rec)]
         if trace:
             kept = [a for a, op in trace if not drop(a, op)]
             if renumber is not None:
@@ -172,6 +180,17 @@ class Shrinker:
             order = Schedule(Policy.ORDER, choices=tuple(kept))
             out.append(dataclasses.replace(program, schedule=order))
         return out or [program]
+
+    def fresh(self, program: Program, tries: int) -> Iterator[Program]:
+        """``program`` under ``tries`` fresh schedules (PCT, walk, lagging
+        walk), drawn from a seed derived from the program's digest: a cut that loses
+        the interleaving under both of :meth:`cut`'s schedules often has a small enough
+        program that a few random interleavings find it again. Deterministic: the same
+        program gets the same schedules."""
+        src = RandomSource(derive(0, digest(program)))
+        steps = STEPS_PER_OP * max(1, len(program.workers)) * max(1, program.op_count())
+        for _ in range(tries):
+            yield dataclasses.replace(program, schedule=schedule(src, program.actors, steps))
 
     def _shift_events(self, program: Program, trace: Sequence[tuple[int, int]],
                       drop: Callable[[int, int], bool]) -> Program:  # fmt: skip
@@ -196,9 +215,16 @@ class Shrinker:
             events.append(e)
         return dataclasses.replace(program, channel=tuple(events))
 
-    def attempt_any(self, candidates: Sequence[Program]) -> bool:
-        """:meth:`attempt` each candidate until one is kept."""
-        return any(self.attempt(c) for c in candidates)
+    def attempt_any(self, candidates: Sequence[Program], tries: int | None = None) -> bool:
+        """:meth:`attempt` each candidate until one is kept; then, if the candidates
+        are cuts (smaller programs), each under ``tries`` (default
+        :attr:`schedule_tries`) :meth:`fresh` schedules."""
+        if any(self.attempt(c) for c in candidates):
+            return True
+        if not candidates or size(candidates[0])[:2] >= size(self.best)[:2]:
+            return False  # not fewer ops or workers: not a cut
+        fresh = self.fresh(candidates[0], self.schedule_tries if tries is None else tries)
+        return any(self.attempt(c) for c in fresh)
 
 
 def replace_worker(p: Program, w: int, ops: Sequence[Op]) -> Program:

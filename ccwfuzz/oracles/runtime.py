@@ -57,7 +57,7 @@ def deadlock(view: RunView) -> list[Finding]:
 def crash(view: RunView) -> list[Finding]:
     """An exception escaped an actor (driver code raised). The finding carries the
     last line of the formatted traceback; the full traceback is kept with the run
-    (``RunResult.crashes``) and printed by ``ccwfuzz run``. Keyed by the raising
+    (``RunResult.crashes``) and printed by ``ccwfuzz replay``. Keyed by the raising
     code location, so one bug met from several ops is one finding."""
     out = []
     for r, op, _ in view.of(Ev.CRASH):

@@ -95,7 +95,7 @@ def test_cut_keeps_the_interleaving_of_the_other_ops() -> None:
         ran = [(w, i) for w, i in trace if w == 1] + [(w, i) for w, i in trace if w != 1]
         return Verdict(holds, tuple(ran))
 
-    m = minimize(base, run)
+    m = minimize(base, run, schedule_tries=0)
     assert m.program.schedule.policy == Policy.ORDER
     assert m.program.schedule.choices[0] == 1
     assert m.program.workers == ((Open(0),), (Open(0),))
@@ -127,3 +127,19 @@ def test_plain_bool_predicates_and_fields_toward_defaults() -> None:
     m = minimize(p, lambda q: any(isinstance(o, Write) for w in q.workers for o in w))
     assert m.program.workers == ((Write(0, 0, b""),),)
     assert dataclasses.replace(m.program, meta={}) == m.program
+
+
+def test_a_cut_that_loses_the_interleaving_gets_fresh_schedules() -> None:
+    """Here only PCT schedules show the finding, and the program starts with none:
+    a cut is kept only under one of the fresh schedules, never without them."""
+    base = Program(workers=((Open(0), Yield(0, 2)), (Yield(0, 3),), ()),
+                   schedule=Schedule(Policy.CHOICES, choices=(1, 2)))  # fmt: skip
+
+    def run(p: Program) -> bool:
+        opens = any(isinstance(o, Open) for w in p.workers for o in w)
+        return opens and (p.schedule.policy == Policy.PCT or p == base)
+
+    assert minimize(base, run, schedule_tries=0).program == base
+    m = minimize(base, run)
+    assert m.program.schedule.policy == Policy.PCT
+    assert m.program.workers == ((Open(0),),)

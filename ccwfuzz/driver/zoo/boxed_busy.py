@@ -8,6 +8,7 @@ the FSM would answer -EBUSY; an HSCH to recover gets -EINVAL (no such region).
 Fix: "vfio-ccw: rework ssch state handling" and d5afd5d135c8 "add handling for async
 channel instructions" (v5.2, spec E3, D.2).
 Caught by: ``driver.retcode`` (requests answered outside the FSM).
+Minimal: 3 ops (open; SSCH; a second SSCH while the first is pending).
 """
 
 from __future__ import annotations

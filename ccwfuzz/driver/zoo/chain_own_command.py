@@ -11,6 +11,7 @@ Fix: none upstream in the snapshot read (``ccw_does_data_transfer`` looks at the
 itself, 2026); the reference follows the executed command (README "reference",
 deviation 6). Found by this model, not planted from a commit.
 Caught by: ``memory.dma-bounds``.
+Minimal: 2 ops (open; SSCH of the chain).
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ sets IDLE. A narrow window: one actor lagging through another's whole operation.
 Fix: upstream closes the window with ``io_mutex`` around the whole bottom half and the
 close path (E18); the reference also flushes the work queue before STANDBY.
 Caught by: ``driver.lifecycle``.
+Minimal: 3 ops (open; SSCH; close (or reset) while its interrupt is queued).
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ Interleaving: CSCH on an idle subchannel, a new SSCH reaches CP_PENDING, the cle
 ``cp_init`` over the live one.
 Fix: c6c82e0cd812 "vfio-ccw: Check initialized flag in cp_init()" (v5.13-rc).
 Caught by: ``driver.one-cp``.
+Minimal: 4 ops (open; SSCH; CSCH; SSCH after the clear).
 """
 
 from __future__ import annotations

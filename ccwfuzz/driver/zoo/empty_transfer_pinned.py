@@ -9,6 +9,7 @@ address beyond guest memory.
 Fix: "s390/cio: Don't pin vfio pages for empty transfers" (Eric Farman, v5.3; commit
 id not verified).
 Caught by: ``driver.translation-equivalence`` (a false -EFAULT).
+Minimal: 2 ops (open; SSCH of the chain).
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ I/O and waits, then calls ``flush_workqueue`` with ``sch->lock`` held.
 Fix: cea5dde42a83 "vfio-ccw: Do not call flush_workqueue while holding the spinlock"
 (v5.2, stable 4.14/4.19/5.0).
 Caught by: ``lock.sleep-in-atomic``.
+Minimal: 3 ops (open; SSCH; close while it runs).
 """
 
 from __future__ import annotations

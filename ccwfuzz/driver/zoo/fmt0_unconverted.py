@@ -7,6 +7,7 @@ Interleaving: none needed; any start whose ORB has F=0 (spec A.1, A.6).
 Fix: c382cbc6dbf5 "vfio-ccw: Fix the conversion of Format-0 CCWs to Format-1" (v5.3
 merge window; broken by 7f8e89a8f2fd in the same window).
 Caught by: ``driver.translation-equivalence``.
+Minimal: 2 ops (open; SSCH of a format-0 chain).
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ then issues SSCH on freed memory.
 Fix: f4c9939433bd "vfio-ccw: Don't call cp_free if we are processing a channel program"
 (v5.3).
 Caught by: ``driver.cp-free-final``.
+Minimal: 3 ops (open; HSCH; SSCH built while the halt completes).
 """
 
 from __future__ import annotations

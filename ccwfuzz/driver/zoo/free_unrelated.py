@@ -8,6 +8,7 @@ while the channel runs it (the dma-kmalloc corruption of the Jan-2020 report).
 Source: Eric Farman, "vfio-ccw: Don't free channel programs for unrelated interrupts"
 (Jan 2020 v1; evolved into E11-E13). The reference keeps its guard.
 Caught by: ``driver.cp-free-final`` (and ``memory.poison-read``).
+Minimal: 3 ops (open; HSCH; a new SSCH the halt's interrupt frees).
 """
 
 from __future__ import annotations

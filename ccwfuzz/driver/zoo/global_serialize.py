@@ -8,6 +8,7 @@ worker 1's SSCH write on subchannel 1 finds the lock taken and gets -EBUSY (gues
 Source: the "global write serialization across devices" seed thread; fixed upstream by
 making ``io_mutex`` per device (4f76617378ee "vfio-ccw: protect the I/O region").
 Caught by: ``isolation.cross-subchannel``.
+Minimal: 3 ops (open; SSCHs on two subchannels at once).
 """
 
 from __future__ import annotations

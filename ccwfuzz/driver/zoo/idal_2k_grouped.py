@@ -8,6 +8,7 @@ Interleaving: none needed, but a specific input: an ORB with 2K IDAWs and a data
 whose bytes cross a 2K boundary (IDA or direct: a direct CCW gets a 2K IDAL too).
 Fix: b5a73e8eb225 "vfio/ccw: don't group contiguous pages on 2K IDAWs" (v6.3).
 Caught by: ``driver.translation-equivalence``.
+Minimal: 2 ops (open; SSCH of an IDA chain).
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ that crosses a 2K boundary without crossing as many 4K ones (e.g. 0x200 bytes fr
 page + 0x700).
 Fix: 6a6dc14ac847 "vfio/ccw: calculate number of IDAWs regardless of format" (v6.3).
 Caught by: ``memory.dma-bounds`` (and ``driver.translation-equivalence``).
+Minimal: 2 ops (open; SSCH of an IDA chain).
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ CP_PENDING with a live cp; CPU1's ``io_todo`` sets IDLE: FSM and cp out of sync,
 second SSCH would be accepted.
 Fix: 2af7a834a435 "vfio-ccw: Serialize FSM IDLE state with I/O completion" (v5.13-rc3).
 Caught by: ``driver.idle-no-cp``.
+Minimal: 3 ops (open; SSCH; CSCH).
 """
 
 from __future__ import annotations

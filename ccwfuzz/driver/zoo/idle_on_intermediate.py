@@ -7,6 +7,7 @@ runs the program; ``io_todo`` frees the cp and sets IDLE; the channel fetches th
 CCW from freed (poisoned) memory, and a second SSCH is accepted meanwhile.
 Fix: 50b7f1b7236b "vfio: ccw: only free cp on final interrupt" (2019, stable v4.12+).
 Caught by: ``driver.cp-free-final`` (and ``memory.poison-read``).
+Minimal: 2 ops (open; SSCH of a chain with a PCI CCW).
 """
 
 from __future__ import annotations

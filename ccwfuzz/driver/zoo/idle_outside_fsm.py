@@ -7,6 +7,7 @@ handler gets around to setting IDLE, and a concurrent request meets CP_PROCESSIN
 (-EAGAIN) or the interrupt path meets a state the FSM did not set.
 Fix: 6c02ac4c9211 "vfio-ccw: Reset FSM state to IDLE inside FSM" (v5.13-rc).
 Caught by: ``driver.retcode`` (a failed request did not return the FSM to IDLE itself).
+Minimal: 2 ops (open; a failing SSCH).
 """
 
 from __future__ import annotations

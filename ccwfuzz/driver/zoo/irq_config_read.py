@@ -6,6 +6,7 @@ Interleaving: an attention interrupt arrives; ``irq`` holds ``sch->lock`` and ca
 config read, which spins on ``sch->lock`` forever.
 Source: the virtio-ccw config-change thread (config read from interrupt context).
 Caught by: ``lock.double-acquire`` (and ``sched.deadlock``).
+Minimal: 2 ops (open; an interrupt (a SSCH or an unsolicited status)).
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ Fix: the reference frees only once the program ended (a final interruption, or a
 disabled subchannel: ``fsm_disabled_irq``); upstream defers the free to work under
 ``io_mutex`` (E18).
 Caught by: ``memory.poison-read``.
+Minimal: 4 ops (open; SSCH; not-operational then operational inside it).
 """
 
 from __future__ import annotations

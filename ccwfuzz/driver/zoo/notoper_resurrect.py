@@ -6,6 +6,7 @@ Interleaving: the device goes away (NOT_OPER, cp scheduled for freeing); it come
 the event handler sets IDLE while nothing was re-initialized.
 Fix: cffcc109fd68 "vfio/ccw: Do not change FSM state in subchannel event" (v6.0).
 Caught by: ``driver.notoper-final``.
+Minimal: 2 ops (open; a not-operational event (then a subchannel event)).
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ memory outside the guest (pinning fails, -EFAULT).
 Fix: 8b515be512a2 "vfio-ccw: Fix memory leak and don't call cp_free in cp_init" (v5.3)
 and ca5c75074435 "free all memory if cp_init() fails" (2026).
 Caught by: ``memory.leak``.
+Minimal: 2 ops (open; SSCH whose prefetch fails).
 """
 
 from __future__ import annotations

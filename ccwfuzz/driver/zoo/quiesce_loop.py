@@ -8,6 +8,7 @@ loop issues HSCH again on the now idle subchannel, and again...
 Fix: d1ffa760d22a "vfio-ccw: Prevent quiesce function going into an infinite loop"
 (v5.2, stable).
 Caught by: ``driver.close-liveness``.
+Minimal: 3 ops (open; SSCH; close while it runs).
 """
 
 from __future__ import annotations

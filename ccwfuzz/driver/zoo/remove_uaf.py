@@ -8,6 +8,7 @@ another removes the device; the private words are poisoned (0x6b) and the in-fli
 path reads them.
 Fix: 9e6f07cd1eaa, 008a011d6803, 06caaa27df8f, 3d62fe18b6a3, f4da83f7e3f0 (v6.2).
 Caught by: ``memory.poison-read``.
+Minimal: 3 ops (open; HSCH or SSCH; remove while it is in flight).
 """
 
 from __future__ import annotations

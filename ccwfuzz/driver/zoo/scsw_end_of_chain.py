@@ -7,6 +7,7 @@ Interleaving: none needed; any start that ends at the last CCW of a segment.
 Fix: "s390/cio: Update SCSW if it points to the end of the chain" (Eric Farman, v5.3;
 commit id not verified).
 Caught by: ``driver.translation-equivalence`` (and ``driver.irb-translated``).
+Minimal: 2 ops (open; SSCH of the chain).
 """
 
 from __future__ import annotations

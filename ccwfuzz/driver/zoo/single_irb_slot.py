@@ -12,6 +12,7 @@ slot; the work queue runs ``io_todo`` once, on the attention.
 Source: upstream ``vfio_ccw_sch_irq``/``fsm_irq`` (L-cur); a candidate upstream race, the
 reference's deviation 5 (README "reference").
 Caught by: ``driver.final-delivered``.
+Minimal: 3 ops (open; SSCH; a second interrupt before the first IRB is read).
 """
 
 from __future__ import annotations

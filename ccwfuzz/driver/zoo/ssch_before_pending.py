@@ -7,6 +7,7 @@ Interleaving: SSCH cc 0; the channel completes the (short) program; the top and 
 halves run; only then the request sets CP_PENDING, which nothing will ever end.
 Fix: "vfio: ccw: process ssch with interrupts disabled" (2018; id not verified).
 Caught by: ``driver.pending-before-irq``.
+Minimal: 2 ops (open; SSCH).
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ half then writes IDLE. The hardware event must fire inside the bottom half's win
 Fix: E18 (newest upstream): ``io_todo`` entirely under ``io_mutex``, state changes
 only through the FSM; the reference keeps NOT_OPER terminal (README deviation 4).
 Caught by: ``driver.notoper-final``.
+Minimal: 3 ops (open; SSCH; not-operational while its interrupt is processed).
 """
 
 from __future__ import annotations

@@ -7,6 +7,8 @@ Interleaving: the bottom half copies a new IRB into ``irb_area`` in 32-byte chun
 a worker's region read copies it out chunk by chunk.
 Fix: 4f76617378ee "vfio-ccw: protect the I/O region" (v5.2).
 Caught by: ``driver.irb-integrity`` (a read IRB that was never delivered).
+Minimal: 3 ops
+(open; SSCH (or an unsolicited status); a region read during its IRB copy).
 """
 
 from __future__ import annotations
