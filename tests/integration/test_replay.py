@@ -92,7 +92,7 @@ def test_free_findings_print_tokens(tmp_path: Path) -> None:
     out = _cli("stress", "--target", BROKEN, "--time", "4", "--out", str(tmp_path))
     assert out.returncode == 1, out.stdout + out.stderr
     findings = out.stdout.count("FINDING [")
-    assert findings and out.stdout.count("  token: ccwfuzz run") == findings
+    assert findings and out.stdout.count("  token: ccwfuzz replay") == findings
 
 
 def test_uncontrolled_nondeterminism_is_reported() -> None:
