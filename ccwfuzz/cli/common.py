@@ -60,24 +60,22 @@ def duration(text: str) -> float:
     return v
 
 
-def positive(text: str) -> float:
+def _number(text: str, ok: Callable[[float], bool], why: str) -> float:
     try:
         v = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not math.isfinite(v) or v <= 0:
-        raise argparse.ArgumentTypeError("must be a finite positive number")
+    if not ok(v):
+        raise argparse.ArgumentTypeError(why)
     return v
+
+
+def positive(text: str) -> float:
+    return _number(text, lambda v: math.isfinite(v) and v > 0, "must be a finite positive number")
 
 
 def share(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 0.0 <= v <= 1.0:
-        raise argparse.ArgumentTypeError("must be between 0 and 1")
-    return v
+    return _number(text, lambda v: 0.0 <= v <= 1.0, "must be between 0 and 1")
 
 
 def count_in(lo: int, hi: int) -> Callable[[str], int]:

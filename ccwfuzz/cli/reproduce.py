@@ -51,6 +51,18 @@ def _open(args: argparse.Namespace) -> Any:
     return saved
 
 
+def _open_for(args: argparse.Namespace, out: str) -> Any:
+    """The saved finding, once ``out`` is known to be writable; else the exit code."""
+    from ccwfuzz.program import ProgramError
+
+    if why := writable(out, "file"):
+        return err(why)
+    try:
+        return _open(args)
+    except (ProgramError, ValueError) as e:
+        return err(str(e))
+
+
 def _retarget(saved: Any, target: str) -> Any:
     key = saved.key
     if key is not None and key[2] != target:
@@ -134,15 +146,12 @@ def minimize(args: argparse.Namespace) -> int:
     from ccwfuzz.engines.reproduce import make_deterministic, make_reproducer
     from ccwfuzz.exec import DriverStartError
     from ccwfuzz.minimize import Progress
-    from ccwfuzz.program import ProgramError, RequestError, save
+    from ccwfuzz.program import RequestError, save
     from ccwfuzz.program.replay import Fingerprint, encode
 
-    if why := writable(args.output, "file"):
-        return err(why)
-    try:
-        saved = _open(args)
-    except (ProgramError, ValueError) as e:
-        return err(str(e))
+    saved = _open_for(args, args.output)
+    if isinstance(saved, int):
+        return saved
     bar = tqdm(total=None, unit=" runs", desc="minimize", disable=None, file=sys.stderr)
 
     def progress(p: Progress) -> None:
@@ -190,14 +199,10 @@ def minimize(args: argparse.Namespace) -> int:
 
 def export(args: argparse.Namespace) -> int:
     from ccwfuzz.export import pytest_source
-    from ccwfuzz.program import ProgramError
 
-    if why := writable(args.pytest, "file"):
-        return err(why)
-    try:
-        saved = _open(args)
-    except (ProgramError, ValueError) as e:
-        return err(str(e))
+    saved = _open_for(args, args.pytest)
+    if isinstance(saved, int):
+        return saved
     if saved.key is None:
         return err("export needs a finding (a file with its rule and key, as ccwfuzz minimize"
                    " writes)")  # fmt: skip
