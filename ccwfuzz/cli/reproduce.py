@@ -122,7 +122,8 @@ def replay(args: argparse.Namespace) -> int:
           f"{len(result.records)} events, {len(findings)} finding(s)")  # fmt: skip
     if result.inconclusive:
         print(f"  inconclusive: {result.fault or 'the run hit its wall-clock limit'}")
-    if saved.history is not None and mode == Mode.CONTROLLED:
+    # another target writes another history: only the saved target has one to match
+    if saved.history is not None and mode == Mode.CONTROLLED and not args.target:
         at = first_divergence(saved.history, fingerprint(result.raw))
         if at is not None:
             print(divergence_block(at, saved.history.events, result.records, nw, names))
