@@ -217,6 +217,41 @@ def export(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def timeline(args: argparse.Namespace) -> int:
+    from ccwfuzz.engines.reproduce import judge_once
+    from ccwfuzz.exec import DriverStartError, Pool
+    from ccwfuzz.program import RequestError
+    from ccwfuzz.program.encoding import printable
+    from ccwfuzz.timeline import timeline_html
+
+    saved = _open_for(args, args.output)
+    if isinstance(saved, int):
+        return saved
+    p = saved.program
+    try:
+        with Pool(p.target, p.subchannels, len(p.workers)) as pool:
+            names = pool.lock_names()
+            judged = judge_once(pool, p, priors=saved.priors, max_steps=args.max_steps)
+    except (RequestError, DriverStartError) as e:
+        return err(str(e))
+    if judged is None:
+        return err("the run was inconclusive (a lost actor or the step budget): no timeline")
+    findings = [f for f in judged.findings if saved.key is None or f.key == saved.key]
+    rule = saved.key[0] if saved.key else (findings[0].rule if findings else "no finding")
+    source = printable(args.finding or "token", 200)
+    rel = str(p.meta.get("reliability", "reliability not measured"))
+    html = timeline_html(judged.result.records, findings, nworkers=len(p.workers),
+                         target=p.target, title=f"{rule} on {p.target}", source=source,
+                         steps=judged.result.steps, locks=names, reliability=rel)  # fmt: skip
+    tmp = f"{args.output}.tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(html)
+    os.replace(tmp, args.output)
+    print(f"wrote {args.output}: {len(judged.result.records)} events in "
+          f"{len(p.workers) + 2} lanes, {len(findings)} finding(s) marked")  # fmt: skip
+    return EXIT_OK
+
+
 def add_parsers(sub: Any) -> None:
     """Register ``replay`` (also ``run``) and ``minimize``."""
     p = sub.add_parser("replay", aliases=["run"],
@@ -272,3 +307,10 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--pytest", required=True, metavar="FILE", help="the test file to write")
     p.add_argument("--target", help="target the test runs (default: the reproducer's)")
     p.set_defaults(func=export, command="export")
+    p = sub.add_parser("timeline", help="write a reproducer's run as a swimlane HTML timeline")
+    p.add_argument("finding", nargs="?", metavar="FINDING")
+    p.add_argument("--token", help=argparse.SUPPRESS)
+    p.add_argument("-o", "--output", required=True, metavar="FILE", help="the page to write")
+    p.add_argument("--target", help="driver to run instead of the file's (may be module:Class)")
+    p.add_argument("--max-steps", type=count_in(1000, 10**7), default=200_000, metavar="N")
+    p.set_defaults(func=timeline, command="timeline")
