@@ -99,3 +99,14 @@ def subchannel_count(text: str) -> int:
     if not 1 <= n <= 65536:
         raise argparse.ArgumentTypeError("must be between 1 and 65536")
     return n
+
+
+def write_atomic(path: str, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file, fsync and rename: a crash
+    never leaves half a file."""
+    tmp = f"{path}.tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import os
 import sys
 from typing import Any
 
@@ -21,6 +20,7 @@ from ccwfuzz.cli.common import (
     positive,
     print_crashes,
     writable,
+    write_atomic,
 )
 
 EXIT_NOT_REPRODUCED = 3
@@ -122,8 +122,9 @@ def replay(args: argparse.Namespace) -> int:
           f"{len(result.records)} events, {len(findings)} finding(s)")  # fmt: skip
     if result.inconclusive:
         print(f"  inconclusive: {result.fault or 'the run hit its wall-clock limit'}")
-    # another target writes another history: only the saved target has one to match
-    if saved.history is not None and mode == Mode.CONTROLLED and not args.target:
+    # Kept with --target too: a user's own driver is always named that way, and its
+    # saved findings carry the history it wrote.
+    if saved.history is not None and mode == Mode.CONTROLLED:
         at = first_divergence(saved.history, fingerprint(result.raw))
         if at is not None:
             print(divergence_block(at, saved.history.events, result.records, nw, names))
@@ -207,11 +208,7 @@ def export(args: argparse.Namespace) -> int:
     if saved.key is None:
         return err("export needs a finding (a file with its rule and key, as ccwfuzz minimize"
                    " writes)")  # fmt: skip
-    source = pytest_source(saved.program, saved.key[0], saved.key[1])
-    tmp = f"{args.pytest}.tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(source)
-    os.replace(tmp, args.pytest)
+    write_atomic(args.pytest, pytest_source(saved.program, saved.key[0], saved.key[1]))
     print(f"wrote {args.pytest}: fails while {saved.key[0]} ({saved.key[1]}) fires on "
           f"{saved.program.target}")  # fmt: skip
     return EXIT_OK
@@ -243,10 +240,7 @@ def timeline(args: argparse.Namespace) -> int:
     html = timeline_html(judged.result.records, findings, nworkers=len(p.workers),
                          target=p.target, title=f"{rule} on {p.target}", source=source,
                          steps=judged.result.steps, locks=names, reliability=rel)  # fmt: skip
-    tmp = f"{args.output}.tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(html)
-    os.replace(tmp, args.output)
+    write_atomic(args.output, html)
     print(f"wrote {args.output}: {len(judged.result.records)} events in "
           f"{len(p.workers) + 2} lanes, {len(findings)} finding(s) marked")  # fmt: skip
     return EXIT_OK
