@@ -36,7 +36,7 @@ from ccwfuzz.program import (
     RunResult,
 )
 from ccwfuzz.program.encoding import loads, printable, read_bounded
-from ccwfuzz.program.generate import STEPS_PER_OP, schedule
+from ccwfuzz.program.generate import expected_steps, schedule
 from ccwfuzz.program.replay import PREFIX, Fingerprint, decode
 from ccwfuzz.sync.history import Ev
 
@@ -218,7 +218,7 @@ def make_reproducer(executors: Executors, saved: Saved, *, rule: str | None = No
         >>> from ccwfuzz.exec import Pool
         >>> from ccwfuzz.engines import search
         >>> with Pool("zoo:idle-on-intermediate") as pool:
-        ...     r = search(pool, "driver.cp-lifetime", budget=500, seed=1, max_steps=10_000)
+        ...     r = search(pool, "driver.cp-free-final", budget=500, seed=1, max_steps=10_000)
         ...     found = Saved(r.program, r.found.key, None)
         ...     rep = make_reproducer(lambda t, s, w: pool, found, replays=3)
         >>> rep.program.op_count() <= 3, rep.reliability.label
@@ -288,7 +288,7 @@ def make_deterministic(executors: Executors, saved: Saved, *, tries: int = 200,
         how = "event order" if program.schedule.policy == Policy.ORDER else "as saved"
         return Deterministic(_recorded(program, v), how, 1)
     src = RandomSource(seed)
-    steps = STEPS_PER_OP * len(program.workers) * max(1, program.op_count())
+    steps = expected_steps(program)
     for i in range(tries):
         sched = schedule(src, program.actors, steps)
         cand = dataclasses.replace(program, schedule=sched)

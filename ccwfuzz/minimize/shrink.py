@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterator, Sequence
 
 from ccwfuzz.choices import RandomSource, derive
 from ccwfuzz.program import Policy, Program, Schedule, digest
-from ccwfuzz.program.generate import STEPS_PER_OP, schedule
+from ccwfuzz.program.generate import expected_steps, schedule
 from ccwfuzz.program.ops import Ccw, Op, specs
 
 
@@ -188,7 +188,7 @@ class Shrinker:
         program that a few random interleavings find it again. Deterministic: the same
         program gets the same schedules."""
         src = RandomSource(derive(0, digest(program)))
-        steps = STEPS_PER_OP * max(1, len(program.workers)) * max(1, program.op_count())
+        steps = expected_steps(program)
         for _ in range(tries):
             yield dataclasses.replace(program, schedule=schedule(src, program.actors, steps))
 

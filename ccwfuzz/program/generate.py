@@ -59,10 +59,31 @@ from ccwfuzz.program.ops import (
 )
 
 __all__ = [
-    "DATA_BASE", "DATA_WINDOW", "DATA_WINDOWS", "GUEST_TOP", "MODES", "PROGRAM_BASE",
-    "PROGRAM_SLOT", "PROGRAM_SLOTS", "SCHEDULE_KINDS", "STEPS_PER_OP", "ccw_chain",
-    "cpa_offset", "data_window", "hw_events", "lag", "orb_ctrl", "pct", "program_at",
-    "random_program", "resolve_mode", "schedule", "seeded_pct", "ssch_op", "worker_ops",
+    "DATA_BASE",
+    "DATA_WINDOW",
+    "DATA_WINDOWS",
+    "GUEST_TOP",
+    "MODES",
+    "PROGRAM_BASE",
+    "PROGRAM_SLOT",
+    "PROGRAM_SLOTS",
+    "SCHEDULE_KINDS",
+    "STEPS_PER_OP",
+    "ccw_chain",
+    "cpa_offset",
+    "data_window",
+    "expected_steps",
+    "hw_events",
+    "lag",
+    "orb_ctrl",
+    "pct",
+    "program_at",
+    "random_program",
+    "resolve_mode",
+    "schedule",
+    "seeded_pct",
+    "ssch_op",
+    "worker_ops",
     "write_op",
 ]  # fmt: skip
 
@@ -71,6 +92,14 @@ __all__ = [
 #: inside the run (measured with the default generator: a median of 12.6 steps per op,
 #: ~350 for 3 x 8 ops and their opens).
 STEPS_PER_OP = 13
+
+
+def expected_steps(program: Program) -> int:
+    """About how many scheduling steps a run of ``program`` takes (its ops and hardware
+    events times :data:`STEPS_PER_OP`): where a fresh schedule's change points go."""
+    return STEPS_PER_OP * max(1, program.op_count())
+
+
 #: Worker op mix: the zoo's concurrency bugs need starts racing interrupts and region
 #: reads; raw region writes are rare in valid mode (they make a subchannel unjudged).
 _OPS_VALID = ((6, "ssch"), (4, "wait_irq"), (3, "read_io"), (1, "hsch"), (1, "csch"),

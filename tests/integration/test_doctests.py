@@ -12,6 +12,9 @@ MODULES = [
     "ccwfuzz.device.memory", "ccwfuzz.device.events", "ccwfuzz.device.segment",
     "ccwfuzz.exec.pool", "ccwfuzz.strategies", "ccwfuzz.choices", "ccwfuzz.program.encoding",
     "ccwfuzz.program.generate", "ccwfuzz.program.chains", "ccwfuzz.engines.search",
+    "ccwfuzz.minimize", "ccwfuzz.minimize.shrink", "ccwfuzz.minimize.passes",
+    "ccwfuzz.engines.reproduce", "ccwfuzz.engines.mutate", "ccwfuzz.export",
+    "ccwfuzz.testing", "ccwfuzz.timeline",
 ]  # fmt: skip
 
 
