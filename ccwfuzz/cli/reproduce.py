@@ -64,12 +64,18 @@ def _open_for(args: argparse.Namespace, out: str) -> Any:
 
 
 def _retarget(saved: Any, target: str) -> Any:
+    """The finding run on ``target``; its saved history is kept only when that is the
+    target it was saved from (another driver writes another history: a different one
+    is not a divergence)."""
+    if saved.program.target == target:
+        return saved
     key = saved.key
     if key is not None and key[2] != target:
         key = (*key[:2], target)
     return dataclasses.replace(
         saved, program=dataclasses.replace(saved.program, target=target), key=key,
         priors=tuple(dataclasses.replace(p, target=target) for p in saved.priors),
+        history=None,
     )  # fmt: skip
 
 
@@ -122,8 +128,8 @@ def replay(args: argparse.Namespace) -> int:
           f"{len(result.records)} events, {len(findings)} finding(s)")  # fmt: skip
     if result.inconclusive:
         print(f"  inconclusive: {result.fault or 'the run hit its wall-clock limit'}")
-    # Kept with --target too: a user's own driver is always named that way, and its
-    # saved findings carry the history it wrote.
+    # Kept with --target naming the saved target: a user's own driver is always named
+    # that way, and its saved findings carry the history it wrote.
     if saved.history is not None and mode == Mode.CONTROLLED:
         at = first_divergence(saved.history, fingerprint(result.raw))
         if at is not None:

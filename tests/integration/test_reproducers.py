@@ -45,6 +45,9 @@ def test_minimize_then_replay_then_export(finding: Path, tmp_path: Path) -> None
     assert r.returncode == 1 and f"[{RULE}]" in r.stdout and "UNCONTROLLED" not in r.stdout
     r = _cli("replay", str(out), "--target", "reference")
     assert r.returncode == 0 and "did not reproduce" in r.stdout, r.stdout
+    assert "UNCONTROLLED" not in r.stdout  # another driver's history is not a divergence
+    r = _cli("replay", str(out), "--target", MEMBER)  # the saved target: still compared
+    assert r.returncode == 1 and "UNCONTROLLED" not in r.stdout
 
     test = tmp_path / "test_regression.py"
     r = _cli("export", str(out), "--pytest", str(test))
