@@ -28,6 +28,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -35,6 +36,7 @@ from typing import Any
 from ccwfuzz.choices import RandomSource, derive
 from ccwfuzz.device import sweep_stale
 from ccwfuzz.engines.fuzz import unusable
+from ccwfuzz.watchdog import Limits, Watchdog
 
 EXIT_OK, EXIT_FINDING, EXIT_INTERRUPTED = 0, 1, 130
 #: How long shards get to exit after SIGTERM before they are killed, in seconds.
@@ -133,17 +135,32 @@ class FuzzConfig:
 
 
 class Supervisor:
-    """Runs the shards of one ``ccwfuzz fuzz`` session (see the module text)."""
+    """Runs the shards of one ``ccwfuzz fuzz`` session (see the module text).
 
-    def __init__(self, cfg: FuzzConfig) -> None:
+    ``limits``: the watchdog's (:mod:`ccwfuzz.watchdog`): a shard over the memory
+    limit or silent too long is killed and restarted. ``live``: the display (default
+    the one-line one). ``on_event(kind, shard, detail)`` hears of every restart, kill
+    and death; ``on_tick(statuses, corpus)`` gets the shards' figures about once a
+    second (a campaign samples them).
+    """
+
+    def __init__(self, cfg: FuzzConfig, *, limits: Limits | None = None, live: Any = None,
+                 on_event: Callable[[str, int, str], None] | None = None,
+                 on_tick: Callable[[list[dict[str, Any]], int], None] | None = None,
+                 ) -> None:  # fmt: skip
         self.cfg = cfg
         self.out = cfg.out
         self.corpus = cfg.corpus or cfg.out / "corpus"
         self.procs: dict[int, subprocess.Popen[bytes]] = {}
+        self.started: dict[int, float] = {}
         self.restarts: dict[int, int] = {}
         self.stop_signal = 0
         self.seen_findings: set[str] = set()
         self.new_findings: list[Path] = []
+        self.watchdog = Watchdog(limits or Limits())
+        self.live = live
+        self.on_event = on_event
+        self.on_tick = on_tick
 
     # ---- set-up ---------------------------------------------------------------------------
     def prepare(self) -> list[str]:
@@ -214,8 +231,31 @@ class Supervisor:
                 self._command(shard, seeds_file), stdin=subprocess.DEVNULL, stdout=log,
                 stderr=subprocess.STDOUT, start_new_session=True,
             )  # fmt: skip
+            self.started[shard] = time.monotonic()
         finally:
             log.close()
+
+    def _event(self, kind: str, shard: int, detail: str) -> None:
+        if self.on_event is not None:
+            self.on_event(kind, shard, detail)
+
+    def _watch(self, seeds_file: Path | None) -> None:
+        """Kill and restart every shard the watchdog gives up on."""
+        for k, p in list(self.procs.items()):
+            if p.poll() is not None:
+                continue
+            why = self.watchdog.verdict(p.pid, self.out / "shards" / f"{k}.json",
+                                        self.started.get(k, time.monotonic()))  # fmt: skip
+            if why is None:
+                continue
+            _say(f"ccwfuzz: shard {k}: {why}; killing it (a fault of the tool, not a finding)")
+            self._event("killed", k, why)
+            with contextlib.suppress(OSError):
+                os.killpg(p.pid, signal.SIGKILL)
+            p.wait(timeout=10)
+            self.watchdog.forget(p.pid)
+            del self.procs[k]
+            self._restart(k, -9, seeds_file)
 
     # ---- the session ---------------------------------------------------------------------
     def run(self) -> int:
@@ -226,24 +266,33 @@ class Supervisor:
             seeds_file.write_text(",".join(seeds))
         old = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
         start = time.monotonic()
-        live = _Live(self.cfg, start)
+        live = self.live or _Live(self.cfg, start)
+        last_watch = start
         try:
             for k in range(self.cfg.jobs):
                 self._spawn(k, seeds_file)
             while self.procs:
                 time.sleep(0.25)
                 self._poll_findings(live)
-                live.update(self._statuses(), self._corpus_size())
+                statuses, corpus = self._statuses(), self._corpus_size()
+                live.update(statuses, corpus)
                 if self.stop_signal:
                     break
+                if time.monotonic() - last_watch >= 1.0:
+                    last_watch = time.monotonic()
+                    if self.on_tick is not None:
+                        self.on_tick(statuses, corpus)
+                    self._watch(seeds_file)
                 for k, p in list(self.procs.items()):
                     code = p.poll()
                     if code is None:
                         continue
                     del self.procs[k]
+                    self.watchdog.forget(p.pid)
                     if code == EXIT_FINDING and self.cfg.stop_on_finding:
                         self.stop_signal = -1
                     elif code != 0 and time.monotonic() - start < self.cfg.time - 1:
+                        self._event("died", k, f"exit {code}")
                         self._restart(k, code, seeds_file)
                 if self.stop_signal:
                     break
@@ -268,8 +317,10 @@ class Supervisor:
         log = self.out / "logs" / f"shard-{shard}.log"
         if n >= MAX_RESTARTS:
             _say(f"ccwfuzz: shard {shard} died again (exit {code}); not restarting it ({log})")
+            self._event("given up", shard, f"{n} restarts already; see {log}")
             return
         self.restarts[shard] = n + 1
+        self._event("restarted", shard, f"restart {n + 1} of {MAX_RESTARTS}")
         _say(f"ccwfuzz: shard {shard} died (exit {code}, a fault of the tool, not a finding; "
              f"see {log}); restarting it")  # fmt: skip
         sweep_stale()
@@ -312,7 +363,7 @@ class Supervisor:
         except OSError:
             return 0
 
-    def _poll_findings(self, live: _Live) -> None:
+    def _poll_findings(self, live: Any) -> None:
         for path in sorted((self.out / "findings").glob("*.json")):
             if path.name in self.seen_findings:
                 continue

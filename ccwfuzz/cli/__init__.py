@@ -12,7 +12,7 @@ import os
 import sys
 
 from ccwfuzz import __version__
-from ccwfuzz.cli import reproduce
+from ccwfuzz.cli import campaign, reproduce
 from ccwfuzz.cli.common import (
     EXIT_FINDING,
     EXIT_INTERRUPTED,
@@ -254,6 +254,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--subchannels", type=subchannel_count, default=4, metavar="N")
     p.set_defaults(func=_demo)
     reproduce.add_parsers(sub)
+    campaign.add_parser(sub)
     p = sub.add_parser("stress", help="free-running stress of a target with random programs")
     p.add_argument("--target", default="reference", help="driver: a name or module:Class")
     p.add_argument("--time", type=positive, default=60.0, metavar="SECONDS")

@@ -15,6 +15,11 @@ What must stay true:
   (the recorded decisions of a controlled run, the event order of a free one), the
   fingerprint of its history, and a replay token holding both; a lock-order finding
   also carries the earlier runs whose edges close the cycle.
+* **A verdict is a function of the program and the target.** A rule is judged in a
+  run that lacks the records it needs when the target is known to write them (a bug
+  can keep them from being written); what the target writes is learnt from a fixed
+  set of probe runs (:func:`target_kinds`), never from the session's earlier runs,
+  so a finding of the thousandth run fires the same in a fresh replay.
 * **Time is kept.** No run may push the session past its deadline by more than one
   run's step budget: free runs get the time that is left as their wall-clock limit.
 """
@@ -48,6 +53,32 @@ from ccwfuzz.sync import Outcome
 #: The longest wall-clock limit of one free run, in seconds (a controlled run's grows
 #: with its step budget).
 RUN_TIMEOUT = 10.0
+#: The probe runs that learn which history records a target writes (seeded programs,
+#: controlled mode): a fixed set, so the answer is the same in every process.
+PROBES = 6
+_KINDS: dict[tuple[str, int, int], frozenset[int]] = {}
+
+
+def target_kinds(executor: Executor) -> frozenset[int]:
+    """The history record kinds the executor's target writes in the probe runs
+    (cached per target and shape): rules whose records these include are judged even
+    in a run whose bug kept those records from being written."""
+    k = (executor.target, executor.nsch, executor.nworkers)
+    if k not in _KINDS:
+        kinds: set[int] = set()
+        for n in range(PROBES):
+            src = RandomSource(derive(0, "probe", n))
+            mode = "valid" if n % 3 else "mixed"
+            program = random_program(src, workers=executor.nworkers, subchannels=executor.nsch,
+                                     target=executor.target, mode=mode)  # fmt: skip
+            try:
+                result = executor.run(RunRequest(program, Mode.CONTROLLED, max_steps=20_000))
+            except RequestError:
+                continue
+            if not result.inconclusive:
+                kinds.update(r[2] for r in result.records)
+        _KINDS[k] = frozenset(kinds)
+    return _KINDS[k]
 
 
 @dataclasses.dataclass
@@ -133,7 +164,7 @@ class Session:
         self._names = executor.lock_names()
         self._edge_programs: dict[int, Program] = {}
         self._src = RandomSource(seed)
-        self._kinds: frozenset[int] = frozenset()  # record kinds the target has written
+        self._kinds = target_kinds(executor)  # record kinds the target writes
 
     def left(self) -> float:
         return float("inf") if self.deadline is None else self.deadline - time.monotonic()
@@ -182,7 +213,6 @@ class Session:
         self.graph.run, self.graph.added = run, 0
         self.graph.cycles.clear()
         view = view_of(result, program, self._names, self.graph, self._kinds)
-        self._kinds |= view.kinds
         findings = check(view, endings=endings)
         if len(self.stats.judged) < len(RULES):
             self.stats.judged |= set(RULES) - set(not_judged(view))

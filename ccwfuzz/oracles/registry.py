@@ -131,9 +131,9 @@ class RunView:
     initial_states: list[State] = dataclasses.field(default_factory=list)
     crashes: dict[int, str] = dataclasses.field(default_factory=dict)
     malformed: int = 0
-    #: Record kinds the target is known to write (seen in other runs of the session):
-    #: a rule is judged when its records are written by the target, even in a run
-    #: whose bug kept them from being written.
+    #: Record kinds the target is known to write (in the engines' probe runs,
+    #: :func:`ccwfuzz.engines.loop.target_kinds`): a rule is judged when its records
+    #: are written by the target, even in a run whose bug kept them from being written.
     seen_kinds: frozenset[int] = frozenset()
     #: Records lost to the ring wrapping: the history does not start at the run's start.
     lost: int = 0
@@ -230,7 +230,7 @@ class Rule:
 
     def judges(self, view: RunView) -> bool:
         """Whether this rule can judge the run: the target writes the records it needs
-        (in this run or another of the session), and, for a rule that follows state
+        (in this run or the target's probe runs), and, for a rule that follows state
         from the run's start, no record was lost to the ring wrapping."""
         if self.whole_history and view.lost:
             return False

@@ -5,15 +5,12 @@ the marked violation in the rendered DOM."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import struct
 import subprocess
 import sys
-import zlib
 from pathlib import Path
 
 import pytest
+from browser import dom, needs_browser, screenshot_is_drawn
 
 from ccwfuzz.driver.zoo import MEMBERS
 from ccwfuzz.engines import search
@@ -21,32 +18,7 @@ from ccwfuzz.engines.reproduce import Saved, make_reproducer
 from ccwfuzz.exec import Pools
 from ccwfuzz.program import save
 
-BROWSER = shutil.which("chromium") or shutil.which("chromium-browser")
-pytestmark = pytest.mark.skipif(
-    BROWSER is None and os.environ.get("CCWFUZZ_REQUIRE_BROWSER") != "1",
-    reason="no chromium here (CI installs it)",
-)
-
-
-def _png_pixels(data: bytes) -> bytes:
-    """The decompressed image data of a PNG (filter bytes included: enough to tell a
-    blank page from a drawn one)."""
-    assert data[:8] == b"\x89PNG\r\n\x1a\n"
-    pos, idat = 8, b""
-    while pos < len(data):
-        (n,) = struct.unpack(">I", data[pos : pos + 4])
-        kind = data[pos + 4 : pos + 8]
-        if kind == b"IDAT":
-            idat += data[pos + 8 : pos + 8 + n]
-        pos += 12 + n
-    return zlib.decompress(idat)
-
-
-def _browser(*args: str) -> subprocess.CompletedProcess[str]:
-    assert BROWSER, "CCWFUZZ_REQUIRE_BROWSER=1 but no chromium on PATH"
-    cmd = [BROWSER, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-           "--window-size=1400,1000", *args]  # fmt: skip
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+pytestmark = needs_browser
 
 
 @pytest.mark.parametrize("name", ["idle-on-intermediate", "idle-on-clear", "global-serialize"])
@@ -63,11 +35,9 @@ def test_zoo_timeline_renders(tmp_path: Path, name: str) -> None:
     r = subprocess.run([sys.executable, "-m", "ccwfuzz", "timeline", str(repro), "-o", str(page)],
                        capture_output=True, text=True, timeout=300)  # fmt: skip
     assert r.returncode == 0, r.stderr
-    _browser(f"--screenshot={shot}", page.as_uri())
-    pixels = _png_pixels(shot.read_bytes())
-    assert len(set(pixels)) > 16, "the screenshot is blank"
-    dom = _browser("--dump-dom", page.as_uri()).stdout
+    assert screenshot_is_drawn(page, shot), "the screenshot is blank"
+    rendered = dom(page)
     nworkers = len(rep.program.workers)
     for lane in [*(f"worker{i}" for i in range(nworkers)), "channel", "workqueue"]:
-        assert f'<th class="lane-label">{lane}</th>' in dom, lane
-    assert 'class="violation"' in dom and f"[{rule}]" in dom
+        assert f'<th class="lane-label">{lane}</th>' in rendered, lane
+    assert 'class="violation"' in rendered and f"[{rule}]" in rendered

@@ -1,0 +1,88 @@
+"""``ccwfuzz campaign``: the command line of :mod:`ccwfuzz.campaign`."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ccwfuzz.cli.common import err, writable
+
+
+def _arg(parse: Callable[[str], Any]) -> Callable[[str], Any]:
+    def wrapped(text: str) -> Any:
+        try:
+            return parse(text)
+        except ValueError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+
+    return wrapped
+
+
+def add_parser(sub: Any) -> None:
+    from ccwfuzz.campaign.settings import BY_NAME, PROFILES
+
+    p = sub.add_parser(
+        "campaign", help="a nightly campaign: regression, fuzz, stress, triage, report",
+        description="A campaign per target: replay the corpus, fuzz with shards, free "
+        "stress; then minimize every new finding and write the report (index.html, "
+        "summary.json, junit.xml). Every setting may also come from a CCWFUZZ_ variable "
+        "(e.g. CCWFUZZ_TIME=10m); the command line wins. Exit 0 no new finding, 1 new "
+        "finding(s), 2 usage, 3 the campaign failed, 130 interrupted.",
+    )  # fmt: skip
+    p.add_argument("--target", action="append", dest="targets", metavar="T",
+                   help="driver target (repeat for several; default reference)")  # fmt: skip
+    p.add_argument("--profile", choices=PROFILES, default=None,
+                   help="dev (about a minute, default), ci (ten), nightly (8 h)")  # fmt: skip
+    p.add_argument("--out", metavar="DIR", help="report folder (default reports/NAME)")
+    p.add_argument("--name", help="the campaign's name (default: from the targets)")
+    p.add_argument("--store", metavar="FILE",
+                   help="findings store shared by campaigns (default OUT/findings.db)")  # fmt: skip
+    for name in ("time", "jobs", "seed", "stress_share", "minimize_time", "triage_limit",
+                 "rss_limit_mb", "hang_seconds", "workers", "subchannels"):  # fmt: skip
+        s = BY_NAME[name]
+        p.add_argument(f"--{name.replace('_', '-')}", dest=name, type=_arg(s.parse),
+                       default=None, help=f"{s.help} (env {s.env})")  # fmt: skip
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ccwfuzz.campaign import Campaign, resolve
+    from ccwfuzz.campaign.display import Display
+    from ccwfuzz.campaign.settings import BY_NAME
+    from ccwfuzz.driver import resolve as resolve_target
+    from ccwfuzz.fuzzing import slug
+
+    cli = {k: getattr(args, k, None) for k in BY_NAME}
+    if args.targets:
+        cli["targets"] = tuple(args.targets)
+    try:
+        settings = resolve(args.profile, cli)
+    except ValueError as e:
+        return err(str(e))
+    for t in settings.targets:
+        try:
+            resolve_target(t)
+        except ValueError as e:
+            return err(str(e))
+    name = args.name or "-".join(slug(t) for t in settings.targets)[:80]
+    out = args.out or os.path.join("reports", name)
+    if why := writable(out, "directory"):
+        return err(why)
+    if args.store and (why := writable(args.store, "file")):
+        return err(why.replace("file", "findings store", 1))
+    display = Display(name)
+    c = Campaign(settings, Path(out), name=name, display=display,
+                 store=Path(args.store) if args.store else None)  # fmt: skip
+    try:
+        code = c.run()
+    except ValueError as e:  # a store of another schema version, say
+        return err(str(e))
+    print(f"campaign {name}: {c.outcome_line()}")
+    if c.failed:
+        print(f"ccwfuzz: the campaign failed: {c.failed}", file=sys.stderr)
+    print(f"  report: {Path(out) / 'index.html'} (summary.json, junit.xml beside it)")
+    return code
