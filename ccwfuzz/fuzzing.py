@@ -350,11 +350,13 @@ class Supervisor:
     # ---- what the shards say -------------------------------------------------------------
     def _statuses(self) -> list[dict[str, Any]]:
         out = []
-        for p in sorted((self.out / "shards").glob("*.json")):
+        for p in sorted((self.out / "shards").glob("*.json"), key=lambda p: p.stem.zfill(6)):
             try:
-                out.append(json.loads(p.read_text()))
+                status = json.loads(p.read_text())
             except (OSError, ValueError):
                 continue
+            if isinstance(status, dict) and p.stem.isdigit():
+                out.append({**status, "shard": int(p.stem)})
         return out
 
     def _corpus_size(self) -> int:

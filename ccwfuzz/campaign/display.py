@@ -35,9 +35,10 @@ class Display:
         else:
             print(text, flush=True)
 
-    def phase(self, phase: str, target: str) -> None:
+    def phase(self, phase: str, target: str, resumed: bool = False) -> None:
         self.what = f"{phase} {target}".strip()
-        self.say(f"campaign {self.name}: {self.what}")
+        again = " (resumed: the time left of it)" if resumed else ""
+        self.say(f"campaign {self.name}: {self.what}{again}")
 
     def finding(self, key: tuple[str, ...], seen: str, path: Path) -> None:
         """A sighting: ``seen`` is the store's word (new, again, known)."""
@@ -107,7 +108,8 @@ class FuzzView:
                 table.add_column(col, justify="right" if col != "shard" else "left")
             for k, s in enumerate(statuses):
                 state = "done" if s.get("done") else "running"
-                table.add_row(f"{self.target}#{k}", f"{float(s.get('exec_per_s', 0)):,.0f}",
+                shard = f"{self.target}#{s.get('shard', k)}"
+                table.add_row(shard, f"{float(s.get('exec_per_s', 0)):,.0f}",
                               f"{int(s.get('execs', 0)):,}", str(s.get("features", 0)),
                               str(s.get("findings", 0)), state)  # fmt: skip
         self.d._figures(line, table)

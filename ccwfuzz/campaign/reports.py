@@ -135,7 +135,8 @@ def _svg(fig: Any) -> str:
 
 
 def plots(store: Store, c: Campaign) -> dict[str, str]:
-    """Inline SVGs by name: ``exec_per_s``, ``coverage``, ``findings``, ``rules``."""
+    """Inline SVGs by name: ``exec_per_s``, ``coverage``, ``memory``, ``findings``,
+    ``rules``."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -150,7 +151,8 @@ def plots(store: Store, c: Campaign) -> dict[str, str]:
         by_shard[s["shard"]].append(s)
     out: dict[str, str] = {}
     for name, field, label in (("exec_per_s", "exec_per_s", "exec/s"),
-                               ("coverage", "features", "features (coverage)")):  # fmt: skip
+                               ("coverage", "features", "features (coverage)"),
+                               ("memory", "rss_mb", "resident MiB (shard + actors)")):  # fmt: skip
         fig, ax = plt.subplots(figsize=(6.4, 2.6))
         for shard, rows in sorted(by_shard.items()):
             ax.plot([r["t"] - start for r in rows], [r[field] for r in rows], label=shard)

@@ -24,7 +24,6 @@ phase has a deadline); however it ends, what it reported is in the store.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import json
 import signal
 import time
@@ -36,6 +35,7 @@ from typing import Any
 from ccwfuzz.campaign.settings import Settings
 from ccwfuzz.campaign.store import Store
 from ccwfuzz.campaign.triage import triage
+from ccwfuzz.device import sweep_stale
 from ccwfuzz.fuzzing import FuzzConfig, Supervisor, seed_corpus, slug
 from ccwfuzz.watchdog import Limits
 
@@ -62,6 +62,15 @@ class Figures:
     stress_seconds: float = 0.0
     stress_ops: int = 0
 
+    def saved(self) -> dict[str, Any]:
+        """The fields, for the store (a resumed campaign goes on counting from them)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def load(cls, data: dict[str, Any]) -> Figures:
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         d["fuzz_exec_per_s"] = (
@@ -76,7 +85,7 @@ class Campaign:
     (default ``out/findings.db``)."""
 
     def __init__(self, settings: Settings, out: Path, *, name: str, display: Any,
-                 store: Path | None = None) -> None:  # fmt: skip
+                 store: Path | None = None, resume: int | None = None) -> None:  # fmt: skip
         self.settings = settings
         self.out = out
         self.name = name
@@ -88,6 +97,8 @@ class Campaign:
         self.failed: str | None = None
         self.cid = 0
         self.doc: dict[str, Any] = {}
+        self.resume = resume
+        self.part: tuple[str, str, float, float, float] = ("", "", 0.0, 0.0, time.monotonic())
 
     # ---- the whole campaign ---------------------------------------------------------------
     def run(self) -> int:
@@ -95,10 +106,16 @@ class Campaign:
 
         self.out.mkdir(parents=True, exist_ok=True)
         self.started = time.time()
+        sweep_stale()  # segments a killed campaign's processes could not unlink
         old = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
         with Store(self.store_path) as store:
             self.store = store
-            self.cid = store.begin(self.name, self.settings.to_dict())
+            if self.resume is not None:  # a killed or interrupted campaign goes on
+                self.cid = self.resume
+                store.reopen(self.cid)
+                self.figures = {t: Figures.load(d) for t, d in store.figures(self.cid).items()}
+            else:
+                self.cid = store.begin(self.name, self.settings.to_dict())
             try:
                 self._phases()
             except Interrupted:
@@ -145,24 +162,49 @@ class Campaign:
         s = self.settings
         share = s.time / len(s.targets)
         for target in s.targets:
-            self.figures[target] = Figures()
-            deadline = time.monotonic() + share
-            fuzz_end = deadline - share * s.stress_share
-            self._phase(target, "regression", functools.partial(self._regression, target, deadline))
-            self._phase(target, "fuzz", functools.partial(self._fuzz, target, fuzz_end))
-            stress = functools.partial(self._stress, target, share * s.stress_share)
-            self._phase(target, "stress", stress)
-        self._phase("", "triage", self._triage)
+            self.figures.setdefault(target, Figures())
+            self._phase(target, "regression", share * REGRESSION_SHARE, self._regression)
+            reg = self.store.phase_state(self.cid, target, "regression")
+            fuzz = share * (1 - s.stress_share) - (reg[1] if reg else 0.0)
+            self._phase(target, "fuzz", fuzz, self._fuzz)
+            self._phase(target, "stress", share * s.stress_share, self._stress)
+        self._phase("", "triage", 0.0, lambda _t, _s: self._triage())
 
-    def _phase(self, target: str, phase: str, body: Callable[[], None]) -> None:
+    def _phase(self, target: str, phase: str, planned: float,
+               body: Callable[[str, float], None]) -> None:  # fmt: skip
+        """Run ``body(target, seconds)`` with what is left of the phase's budget: all
+        of ``planned`` the first time, ``planned`` less what was spent before a kill
+        when resumed; a phase done before is skipped."""
         self._check()
+        state = self.store.phase_state(self.cid, target, phase)
+        if state is not None:
+            planned, spent, done = state
+            if done:
+                return
+        else:
+            spent = 0.0
+        self.store.phase_progress(self.cid, target, phase, planned, spent)
         self.store.phase(self.cid, f"{phase} {target}".strip())
-        self.display.phase(phase, target)
+        self.display.phase(phase, target, resumed=state is not None)
+        self.part = (target, phase, planned, spent, time.monotonic())
         try:
-            body()
+            body(target, planned - spent)
         finally:
             self.display.end_view()
+            self.progress()
+        if target:
+            self.store.set_figures(self.cid, target, self.figures[target].saved())
+        self.store.phase_progress(self.cid, target, phase, planned, self._spent(), done=True)
         self._check()
+
+    def _spent(self) -> float:
+        _, _, _, before, start = self.part
+        return before + time.monotonic() - start
+
+    def progress(self) -> None:
+        """Note the running phase's spent time (so a resumed one gets the rest)."""
+        target, phase, planned, _, _ = self.part
+        self.store.phase_progress(self.cid, target, phase, planned, self._spent())
 
     # ---- where things go ------------------------------------------------------------------
     def corpus(self, target: str) -> Path:
@@ -172,7 +214,8 @@ class Campaign:
         return self.out.joinpath("runs", str(self.cid), *parts)
 
     def _record(self, path: Path, mode: str) -> None:
-        """Count the finding saved at ``path`` (once per file) in the store."""
+        """Count the finding saved at ``path`` (once per file, also across a resume)
+        in the store."""
         if str(path) in self.recorded:
             return
         try:
@@ -184,10 +227,11 @@ class Campaign:
             return
         self.recorded.add(str(path))
         seen = self.store.sighting(self.cid, key, str(meta.get("mode", mode)), str(path))
-        self.display.finding(key, seen, path)
+        if seen:
+            self.display.finding(key, seen, path)
 
     # ---- phases ---------------------------------------------------------------------------
-    def _regression(self, target: str, deadline: float) -> None:
+    def _regression(self, target: str, seconds: float) -> None:
         from ccwfuzz.engines.fuzz import Harness, unusable
         from ccwfuzz.exec import Pool
 
@@ -198,7 +242,7 @@ class Campaign:
                 inputs += [p for p in sorted(root.iterdir())
                            if not p.name.startswith(".") and not unusable(p)]  # fmt: skip
         out = self.run_dir("regression", slug(target))
-        limit = time.monotonic() + (deadline - time.monotonic()) * REGRESSION_SHARE
+        limit = time.monotonic() + seconds
         fig = self.figures[target]
         with Pool(target, s.subchannels, s.workers) as pool:
             harness = Harness(pool, out=out, max_steps=20_000)
@@ -212,9 +256,8 @@ class Campaign:
         for f in sorted((out / "findings").glob("*.json")):
             self._record(f, "controlled")
 
-    def _fuzz(self, target: str, end: float) -> None:
+    def _fuzz(self, target: str, seconds: float) -> None:
         s = self.settings
-        seconds = end - time.monotonic()
         if seconds < 2:
             return
         out = self.run_dir("fuzz", slug(target))
@@ -226,11 +269,23 @@ class Campaign:
         def on_event(kind: str, shard: int, detail: str) -> None:
             self.store.event(self.cid, kind, f"{target}#{shard}", detail)
 
+        fig = self.figures[target]
+        base = fig.fuzz_execs
+
         def on_tick(statuses: list[dict[str, Any]], corpus: int) -> None:
             now = time.time()
-            rows = [(now, target, f"{target}#{st.get('shard', k)}", int(st.get("execs", 0)),
-                     float(st.get("exec_per_s", 0.0)), int(st.get("features", 0)), corpus,
-                     int(st.get("findings", 0))) for k, st in enumerate(statuses)]  # fmt: skip
+            fig.fuzz_execs = base + sum(int(x.get("execs", 0)) for x in statuses)
+            fig.corpus = corpus
+            self.store.set_figures(self.cid, target, fig.saved())
+            self.progress()
+            rows = []
+            for st in statuses:
+                k = st["shard"]
+                health = sup.watchdog.health(int(st["pid"])) if st.get("pid") else None
+                rows.append((now, target, f"{target}#{k}", int(st.get("execs", 0)),
+                             float(st.get("exec_per_s", 0.0)), int(st.get("features", 0)),
+                             corpus, int(st.get("findings", 0)),
+                             round(health.rss_mb, 1) if health else 0.0))  # fmt: skip
             if rows:
                 self.store.sample(self.cid, rows)
             for f in sorted((out / "findings").glob("*.json")):
@@ -240,9 +295,8 @@ class Campaign:
                          on_event=on_event, on_tick=on_tick)  # fmt: skip
         start = time.monotonic()
         sup.run()
-        fig = self.figures[target]
         stats = sup._statuses()
-        fig.fuzz_execs += sum(int(x.get("execs", 0)) for x in stats)
+        fig.fuzz_execs = base + sum(int(x.get("execs", 0)) for x in stats)
         fig.fuzz_seconds += time.monotonic() - start
         fig.features = max([fig.features, *(int(x.get("features", 0)) for x in stats)])
         fig.corpus = sup._corpus_size()
@@ -265,11 +319,16 @@ class Campaign:
         last: list[Any] = []
         view = self.display.stress_view(target, seconds)
 
+        tick = [time.monotonic()]
+
         def progress(st: Any) -> None:
             last[:] = [st]
             view(st)
             if self.stop:
                 raise Interrupted
+            if time.monotonic() - tick[0] >= 1.0:
+                tick[0] = time.monotonic()
+                self.progress()
 
         start = time.monotonic()
         with Pool(target, s.subchannels, s.workers) as pool:

@@ -126,6 +126,24 @@ class Settings:
         except KeyError:
             raise AttributeError(name) from None
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Settings:
+        """The settings a campaign saved (:meth:`to_dict`), parsed again: a value that
+        does not parse raises ValueError (a hand-edited store)."""
+        values: dict[str, Any] = {}
+        sources: dict[str, str] = {}
+        saved = data.get("settings", {})
+        for s in SETTINGS:
+            if s.name not in saved:
+                raise ValueError(f"the saved campaign has no setting {s.name!r}")
+            v = saved[s.name]["value"]
+            text = ",".join(map(str, v)) if isinstance(v, list) else str(v)
+            values[s.name], sources[s.name] = s.parse(text), str(saved[s.name]["source"])
+        profile = str(data.get("profile", "dev"))
+        if profile not in PROFILES:
+            raise ValueError(f"the saved campaign has profile {profile!r}")
+        return cls(profile, values, sources)
+
     def to_dict(self) -> dict[str, Any]:
         settings = {k: {"value": list(v) if isinstance(v, tuple) else v,
                         "source": self.sources[k]} for k, v in self.values.items()}  # fmt: skip

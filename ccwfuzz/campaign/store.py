@@ -44,16 +44,25 @@ CREATE TABLE IF NOT EXISTS findings (
 CREATE TABLE IF NOT EXISTS samples (
     campaign INTEGER NOT NULL, t REAL NOT NULL, target TEXT NOT NULL, shard TEXT NOT NULL,
     execs INTEGER NOT NULL, exec_per_s REAL NOT NULL, features INTEGER NOT NULL,
-    corpus INTEGER NOT NULL, findings INTEGER NOT NULL);
+    corpus INTEGER NOT NULL, findings INTEGER NOT NULL, rss_mb REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS events (
     campaign INTEGER NOT NULL, t REAL NOT NULL, kind TEXT NOT NULL, shard TEXT NOT NULL,
     detail TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS phases (
+    campaign INTEGER NOT NULL, target TEXT NOT NULL, phase TEXT NOT NULL,
+    planned REAL NOT NULL, spent REAL NOT NULL DEFAULT 0, done INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (campaign, target, phase));
+CREATE TABLE IF NOT EXISTS recorded (
+    campaign INTEGER NOT NULL, path TEXT NOT NULL, PRIMARY KEY (campaign, path));
+CREATE TABLE IF NOT EXISTS figures (
+    campaign INTEGER NOT NULL, target TEXT NOT NULL, data TEXT NOT NULL,
+    PRIMARY KEY (campaign, target));
 """
 
 
 #: Shard figures at one moment: (t, target, shard, execs, exec/s, features, corpus,
-#: findings).
-Sample = tuple[float, str, str, int, float, int, int, int]
+#: findings, resident MiB of the shard and its actors).
+Sample = tuple[float, str, str, int, float, int, int, int, float]
 
 
 def key_text(key: Sequence[str]) -> str:
@@ -161,14 +170,58 @@ class Store:
     def campaigns(self) -> list[dict[str, Any]]:
         return [dict(r) for r in self.db.execute("SELECT * FROM campaigns ORDER BY id")]
 
+    def unfinished(self) -> dict[str, Any] | None:
+        """The last campaign if it did not finish (killed: never ended; interrupted:
+        exit 130), else None."""
+        row = self.db.execute("SELECT * FROM campaigns ORDER BY id DESC LIMIT 1").fetchone()
+        if row is None or (row["ended"] is not None and row["exit_code"] != 130):
+            return None
+        return dict(row)
+
+    def reopen(self, campaign: int) -> None:
+        with self.tx() as db:
+            db.execute("UPDATE campaigns SET ended=NULL, exit_code=NULL WHERE id=?", (campaign,))
+
+    # ---- phases: what a resumed campaign skips, and what is left of the one it was in ---
+    def phase_state(self, campaign: int, target: str,
+                    phase: str) -> tuple[float, float, bool] | None:  # fmt: skip
+        """(planned seconds, spent seconds, done) of a phase begun before, or None."""
+        q = "SELECT planned, spent, done FROM phases WHERE campaign=? AND target=? AND phase=?"
+        row = self.db.execute(q, (campaign, target, phase)).fetchone()
+        return None if row is None else (float(row[0]), float(row[1]), bool(row[2]))
+
+    def phase_progress(self, campaign: int, target: str, phase: str, planned: float,
+                       spent: float, done: bool = False) -> None:  # fmt: skip
+        with self.tx() as db:
+            db.execute("INSERT INTO phases VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(campaign,"
+                       " target, phase) DO UPDATE SET spent=excluded.spent,"
+                       " done=excluded.done",
+                       (campaign, target, phase, planned, spent, int(done)))  # fmt: skip
+
+    def figures(self, campaign: int) -> dict[str, dict[str, Any]]:
+        q = "SELECT target, data FROM figures WHERE campaign=? ORDER BY rowid"
+        return {t: json.loads(d) for t, d in self.db.execute(q, (campaign,))}
+
+    def set_figures(self, campaign: int, target: str, data: dict[str, Any]) -> None:
+        with self.tx() as db:
+            db.execute("INSERT OR REPLACE INTO figures VALUES (?, ?, ?)",
+                       (campaign, target, json.dumps(data)))  # fmt: skip
+
     # ---- findings -----------------------------------------------------------------------
     def sighting(self, campaign: int, key: Sequence[str], mode: str,
                  program: str | None = None) -> str:  # fmt: skip
         """Count one sighting of ``key`` by ``campaign``: ``"new"`` (first ever),
-        ``"again"`` (first seen by this campaign) or ``"known"`` (from an earlier one).
-        ``program``: the path of the saved finding (kept from the first sighting)."""
+        ``"again"`` (first seen by this campaign) or ``"known"`` (from an earlier one);
+        ``""`` if the file ``program`` was counted before (a resumed campaign scans its
+        folders again). ``program``: the path of the saved finding (kept from the
+        first sighting)."""
         k, now = key_text(key), time.time()
         with self.tx() as db:
+            if program is not None:
+                try:
+                    db.execute("INSERT INTO recorded VALUES (?, ?)", (campaign, program))
+                except sqlite3.IntegrityError:
+                    return ""
             got = db.execute("SELECT count, first_campaign FROM findings WHERE key=?",
                              (k,)).fetchone()  # fmt: skip
             if got is None:
@@ -199,10 +252,9 @@ class Store:
 
     # ---- figures ------------------------------------------------------------------------
     def sample(self, campaign: int, rows: Sequence[Sample]) -> None:
-        """Shard figures at one moment: (t, target, shard, execs, exec/s, features,
-        corpus, findings) each."""
+        """Shard figures at one moment (:data:`Sample` each)."""
         with self.tx() as db:
-            db.executemany("INSERT INTO samples VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            db.executemany("INSERT INTO samples VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                            [(campaign, *r) for r in rows])  # fmt: skip
 
     def samples(self, campaign: int) -> list[dict[str, Any]]:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import sqlite3
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -39,6 +41,9 @@ def add_parser(sub: Any) -> None:
                    help="dev (about a minute, default), ci (ten), nightly (8 h)")  # fmt: skip
     p.add_argument("--out", metavar="DIR", help="report folder (default reports/NAME)")
     p.add_argument("--name", help="the campaign's name (default: from the targets)")
+    p.add_argument("--resume", metavar="DIR",
+                   help="continue the killed or interrupted campaign of this report folder, "
+                        "with its settings, corpus, findings and figures")  # fmt: skip
     p.add_argument("--store", metavar="FILE",
                    help="findings store shared by campaigns (default OUT/findings.db)")  # fmt: skip
     for name in ("time", "jobs", "seed", "stress_share", "minimize_time", "triage_limit",
@@ -47,6 +52,25 @@ def add_parser(sub: Any) -> None:
         p.add_argument(f"--{name.replace('_', '-')}", dest=name, type=_arg(s.parse),
                        default=None, help=f"{s.help} (env {s.env})")  # fmt: skip
     p.set_defaults(func=run)
+
+
+def _saved_campaign(args: argparse.Namespace) -> tuple[int, str, Any] | int:
+    """(id, name, settings) of the campaign ``--resume`` continues, or the exit code."""
+    from ccwfuzz.campaign import Store
+    from ccwfuzz.campaign.settings import Settings
+
+    path = Path(args.store) if args.store else Path(args.resume) / "findings.db"
+    if not path.is_file():
+        return err(f"--resume {args.resume}: no campaign there ({path} does not exist)")
+    try:
+        with Store(path) as store:
+            row = store.unfinished()
+            if row is None:
+                return err(f"--resume {args.resume}: its last campaign finished; nothing to resume")
+            settings = Settings.from_dict(json.loads(row["settings"]))
+    except (ValueError, KeyError, TypeError, sqlite3.Error) as e:
+        return err(f"--resume {args.resume}: the saved campaign cannot be read: {e}")
+    return int(row["id"]), str(row["name"]), settings
 
 
 def run(args: argparse.Namespace) -> int:
@@ -59,24 +83,38 @@ def run(args: argparse.Namespace) -> int:
     cli = {k: getattr(args, k, None) for k in BY_NAME}
     if args.targets:
         cli["targets"] = tuple(args.targets)
-    try:
-        settings = resolve(args.profile, cli)
-    except ValueError as e:
-        return err(str(e))
+    resume = None
+    if args.resume:
+        given = [k for k, v in cli.items() if v is not None]
+        if given or args.profile or args.out or args.name:
+            what = ", ".join(f"--{k.replace('_', '-')}" for k in given) or "--profile/--out/--name"
+            return err(f"--resume goes on with the settings the campaign was started with; "
+                       f"{what} cannot change them")  # fmt: skip
+        got = _saved_campaign(args)
+        if isinstance(got, int):
+            return got
+        resume, name, settings = got
+        out = args.resume
+    else:
+        try:
+            settings = resolve(args.profile, cli)
+        except ValueError as e:
+            return err(str(e))
     for t in settings.targets:
         try:
             resolve_target(t)
         except ValueError as e:
             return err(str(e))
-    name = args.name or "-".join(slug(t) for t in settings.targets)[:80]
-    out = args.out or os.path.join("reports", name)
+    if resume is None:
+        name = args.name or "-".join(slug(t) for t in settings.targets)[:80]
+        out = args.out or os.path.join("reports", name)
     if why := writable(out, "directory"):
         return err(why)
     if args.store and (why := writable(args.store, "file")):
         return err(why.replace("file", "findings store", 1))
     display = Display(name)
     c = Campaign(settings, Path(out), name=name, display=display,
-                 store=Path(args.store) if args.store else None)  # fmt: skip
+                 store=Path(args.store) if args.store else None, resume=resume)  # fmt: skip
     try:
         code = c.run()
     except ValueError as e:  # a store of another schema version, say

@@ -59,10 +59,11 @@ PROBES = 6
 _KINDS: dict[tuple[str, int, int], frozenset[int]] = {}
 
 
-def target_kinds(executor: Executor) -> frozenset[int]:
+def target_kinds(executor: Executor, stats: Stats | None = None) -> frozenset[int]:
     """The history record kinds the executor's target writes in the probe runs
     (cached per target and shape): rules whose records these include are judged even
-    in a run whose bug kept those records from being written."""
+    in a run whose bug kept those records from being written. A probe run that is
+    inconclusive (a lost actor) is counted in ``stats``, as any other run would be."""
     k = (executor.target, executor.nsch, executor.nworkers)
     if k not in _KINDS:
         kinds: set[int] = set()
@@ -77,6 +78,9 @@ def target_kinds(executor: Executor) -> frozenset[int]:
                 continue
             if not result.inconclusive:
                 kinds.update(r[2] for r in result.records)
+            elif stats is not None:
+                stats.inconclusive += 1
+                stats.lost += result.outcome == Outcome.LOST
         _KINDS[k] = frozenset(kinds)
     return _KINDS[k]
 
@@ -164,7 +168,7 @@ class Session:
         self._names = executor.lock_names()
         self._edge_programs: dict[int, Program] = {}
         self._src = RandomSource(seed)
-        self._kinds = target_kinds(executor)  # record kinds the target writes
+        self._kinds = target_kinds(executor, self.stats)  # record kinds the target writes
 
     def left(self) -> float:
         return float("inf") if self.deadline is None else self.deadline - time.monotonic()
