@@ -74,7 +74,7 @@ def _saved_campaign(args: argparse.Namespace) -> tuple[int, str, Any] | int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ccwfuzz.campaign import Campaign, resolve
+    from ccwfuzz.campaign import EXIT_FAILED, Campaign, resolve
     from ccwfuzz.campaign.display import Display
     from ccwfuzz.campaign.settings import BY_NAME
     from ccwfuzz.driver import resolve as resolve_target
@@ -119,6 +119,12 @@ def run(args: argparse.Namespace) -> int:
         code = c.run()
     except ValueError as e:  # a store of another schema version, say
         return err(str(e))
+    except sqlite3.DatabaseError as e:  # not a store at all (a truncated or foreign file)
+        return err(f"findings store {c.store_path} cannot be used: {e}")
+    except OSError as e:  # a full disk, a folder made read-only under us: the tool's fault
+        display.finish()
+        print(f"ccwfuzz: the campaign failed: {e}", file=sys.stderr)
+        return EXIT_FAILED
     print(f"campaign {name}: {c.outcome_line()}")
     if c.failed:
         print(f"ccwfuzz: the campaign failed: {c.failed}", file=sys.stderr)

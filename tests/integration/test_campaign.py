@@ -169,3 +169,16 @@ def test_bad_settings_get_one_line_and_exit_2(tmp_path: Path, args: list[str], e
     r = _campaign("--out", str(tmp_path / "x"), *args, env=env, timeout=60)
     assert r.returncode == 2 and says in r.stderr, r.stderr
     assert "Traceback" not in r.stderr and not (tmp_path / "x").exists()
+
+
+def test_a_store_that_is_not_one_is_refused_and_kept(tmp_path: Path) -> None:
+    out = tmp_path / "c"
+    out.mkdir()
+    (out / "findings.db").write_bytes(b"not a database, but someone's file")
+    r = _campaign("--out", str(out), "--time", "5", timeout=60)
+    assert r.returncode == 2 and "cannot be used: file is not a database" in r.stderr
+    assert (out / "findings.db").read_bytes() == b"not a database, but someone's file"
+    r = _campaign("--resume", str(tmp_path / "nothing-here"), timeout=60)
+    assert r.returncode == 2 and "no campaign there" in r.stderr
+    r = _campaign("--resume", str(out), "--time", "5", timeout=60)
+    assert r.returncode == 2 and "--time cannot change them" in r.stderr
