@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import dataclasses
 import json
 import sys
 from typing import Any
@@ -29,7 +30,8 @@ def convert(name: str, seconds: float, tries: int, seed: int) -> list[dict[str, 
         hits = [h for h in stress(pools(target, 2, 3), seconds, seed=seed, max_steps=50_000)
                 if h.mode == Mode.FREE]  # fmt: skip
         for h in hits:
-            saved = open_finding(h.token)
+            # the token holds the program and the earlier runs a lock-order cycle needs
+            saved = dataclasses.replace(open_finding(h.token), key=h.finding.key)
             d = make_deterministic(pools, saved, tries=tries, seed=seed)
             rows.append({"member": name, "rule": h.finding.rule,
                          "expected": h.finding.rule == MEMBERS[name].expected_rule,

@@ -103,10 +103,9 @@ def subchannel_count(text: str) -> int:
 
 def write_atomic(path: str, text: str) -> None:
     """Write ``text`` to ``path`` through a temporary file, fsync and rename: a crash
-    never leaves half a file."""
-    tmp = f"{path}.tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    never leaves half a file (:func:`ccwfuzz.campaign.store.write_durably`)."""
+    from pathlib import Path
+
+    from ccwfuzz.campaign.store import write_durably
+
+    write_durably(Path(path), text.encode("utf-8"))
