@@ -155,6 +155,8 @@ def plots(store: Store, c: Campaign) -> dict[str, str]:
                                ("memory", "rss_mb", "resident MiB (shard + actors)")):  # fmt: skip
         fig, ax = plt.subplots(figsize=(6.4, 2.6))
         for shard, rows in sorted(by_shard.items()):
+            if field == "rss_mb":  # a look at a shard that had just ended found nothing
+                rows = [r for r in rows if r[field] > 0]
             ax.plot([r["t"] - start for r in rows], [r[field] for r in rows], label=shard)
         ax.set_xlabel("seconds into the campaign")
         ax.set_ylabel(label)
@@ -173,6 +175,7 @@ def plots(store: Store, c: Campaign) -> dict[str, str]:
     ax.step([0.0, *times, end], [*range(len(times) + 1), len(times)], where="post",
             color="#c62828")  # fmt: skip
     ax.set_xlim(0, max(end, 1.0))
+    ax.set_ylim(0, max(1, len(times)) * 1.1)
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("seconds into the campaign")
     ax.set_ylabel("finding keys seen")
