@@ -16,7 +16,7 @@ import json
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import jinja2
 
@@ -24,7 +24,21 @@ from ccwfuzz.campaign.store import Store, write_durably
 from ccwfuzz.oracles import RULES
 
 if TYPE_CHECKING:
-    from ccwfuzz.campaign.run import Campaign
+    from ccwfuzz.campaign.run import Figures
+    from ccwfuzz.campaign.settings import Settings
+
+
+class Run(Protocol):
+    """What a report needs of a campaign (:class:`~ccwfuzz.campaign.run.Campaign`, or
+    the merge of a campaign's shards across hosts)."""
+
+    name: str
+    out: Path
+    cid: int
+    settings: Settings
+    figures: dict[str, Figures]
+    failed: str | None
+
 
 SUMMARY_FORMAT = "ccwfuzz-campaign-summary/1"
 SCHEMA = Path(__file__).with_name("summary.schema.json")
@@ -41,7 +55,7 @@ def family(rule: str) -> str:
     return rule.split(".", 1)[0]
 
 
-def summary(c: Campaign, store: Store) -> dict[str, Any]:
+def summary(c: Run, store: Store) -> dict[str, Any]:
     """The campaign as plain data (the ``summary.json`` document)."""
     info = store.campaign(c.cid)
     rows = [r for r in store.findings() if r.last_campaign == c.cid]
@@ -134,7 +148,7 @@ def _svg(fig: Any) -> str:
     return text[text.index("<svg") :]
 
 
-def plots(store: Store, c: Campaign) -> dict[str, str]:
+def plots(store: Store, c: Run) -> dict[str, str]:
     """Inline SVGs by name: ``exec_per_s``, ``coverage``, ``memory``, ``findings``,
     ``rules``."""
     import matplotlib
@@ -207,7 +221,7 @@ def html(doc: dict[str, Any], figures: dict[str, str]) -> str:
     return env.get_template("campaign.html.j2").render(doc=doc, plots=figures, rules=rules)
 
 
-def write_reports(c: Campaign, store: Store) -> dict[str, Any]:
+def write_reports(c: Run, store: Store) -> dict[str, Any]:
     """Write ``summary.json``, ``junit.xml`` and ``index.html`` into the campaign's
     folder; returns the summary."""
     doc = summary(c, store)

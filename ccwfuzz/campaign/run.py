@@ -82,15 +82,20 @@ class Figures:
 class Campaign:
     """One campaign (see the module docstring). ``display`` shows progress (a
     :class:`ccwfuzz.campaign.display.Display`); ``store`` is the findings store's path
-    (default ``out/findings.db``)."""
+    (default ``out/findings.db``), ``corpus`` the folder of the targets' corpora
+    (default ``out/corpus``; shards of a campaign across hosts share one)."""
 
     def __init__(self, settings: Settings, out: Path, *, name: str, display: Any,
-                 store: Path | None = None, resume: int | None = None) -> None:  # fmt: skip
+                 store: Path | None = None, resume: int | None = None,
+                 corpus: Path | None = None,
+                 regression: tuple[int, int] = (0, 1)) -> None:  # fmt: skip
         self.settings = settings
         self.out = out
         self.name = name
         self.display = display
         self.store_path = store or out / "findings.db"
+        self.corpus_root = corpus or out / "corpus"
+        self.regression_share = regression  # (k, n): replay every n-th input from the k-th
         self.figures: dict[str, Figures] = {}
         self.recorded: set[str] = set()  # finding files already counted
         self.stop = 0
@@ -208,7 +213,7 @@ class Campaign:
 
     # ---- where things go ------------------------------------------------------------------
     def corpus(self, target: str) -> Path:
-        return self.out / "corpus" / slug(target)
+        return self.corpus_root / slug(target)
 
     def run_dir(self, *parts: str) -> Path:
         return self.out.joinpath("runs", str(self.cid), *parts)
@@ -241,6 +246,8 @@ class Campaign:
             if root is not None and root.is_dir():
                 inputs += [p for p in sorted(root.iterdir())
                            if not p.name.startswith(".") and not unusable(p)]  # fmt: skip
+        k, n = self.regression_share
+        inputs = inputs[k::n]
         out = self.run_dir("regression", slug(target))
         limit = time.monotonic() + seconds
         fig = self.figures[target]

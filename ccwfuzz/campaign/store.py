@@ -52,6 +52,8 @@ CREATE TABLE IF NOT EXISTS phases (
     campaign INTEGER NOT NULL, target TEXT NOT NULL, phase TEXT NOT NULL,
     planned REAL NOT NULL, spent REAL NOT NULL DEFAULT 0, done INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (campaign, target, phase));
+CREATE TABLE IF NOT EXISTS seen (
+    campaign INTEGER NOT NULL, key TEXT NOT NULL, PRIMARY KEY (campaign, key));
 CREATE TABLE IF NOT EXISTS recorded (
     campaign INTEGER NOT NULL, path TEXT NOT NULL, PRIMARY KEY (campaign, path));
 CREATE TABLE IF NOT EXISTS figures (
@@ -217,6 +219,7 @@ class Store:
         first sighting)."""
         k, now = key_text(key), time.time()
         with self.tx() as db:
+            db.execute("INSERT OR IGNORE INTO seen VALUES (?, ?)", (campaign, k))
             if program is not None:
                 try:
                     db.execute("INSERT INTO recorded VALUES (?, ?)", (campaign, program))
@@ -236,6 +239,11 @@ class Store:
                        " program=COALESCE(program, ?) WHERE key=?",
                        (now, campaign, program, k))  # fmt: skip
             return "again" if got[1] == campaign else "known"
+
+    def seen_by(self, campaign: int) -> set[str]:
+        """The finding keys (as text) ``campaign`` saw."""
+        q = "SELECT key FROM seen WHERE campaign=?"
+        return {k for (k,) in self.db.execute(q, (campaign,))}
 
     def triaged(self, key: Sequence[str], *, triage: str, reproducer: str | None = None,
                 timeline: str | None = None, reliability: str | None = None,
@@ -261,10 +269,12 @@ class Store:
         q = "SELECT * FROM samples WHERE campaign=? ORDER BY t"
         return [dict(r) for r in self.db.execute(q, (campaign,))]
 
-    def event(self, campaign: int, kind: str, shard: str, detail: str) -> None:
+    def event(self, campaign: int, kind: str, shard: str, detail: str,
+              t: float | None = None) -> None:  # fmt: skip
         with self.tx() as db:
+            when = time.time() if t is None else t
             db.execute("INSERT INTO events VALUES (?, ?, ?, ?, ?)",
-                       (campaign, time.time(), kind, shard, detail))  # fmt: skip
+                       (campaign, when, kind, shard, detail))  # fmt: skip
 
     def events(self, campaign: int) -> list[dict[str, Any]]:
         q = "SELECT * FROM events WHERE campaign=? ORDER BY t"

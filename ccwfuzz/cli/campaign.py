@@ -44,6 +44,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--resume", metavar="DIR",
                    help="continue the killed or interrupted campaign of this report folder, "
                         "with its settings, corpus, findings and figures")  # fmt: skip
+    p.add_argument("--merge", metavar="ROOT",
+                   help="after a pytest-xdist run of campaign shards (ccwfuzz.campaign.shards):"
+                        " fold the workers' stores under ROOT into one report there")  # fmt: skip
     p.add_argument("--store", metavar="FILE",
                    help="findings store shared by campaigns (default OUT/findings.db)")  # fmt: skip
     for name in ("time", "jobs", "seed", "stress_share", "minimize_time", "triage_limit",
@@ -73,6 +76,23 @@ def _saved_campaign(args: argparse.Namespace) -> tuple[int, str, Any] | int:
     return int(row["id"]), str(row["name"]), settings
 
 
+def _merge(args: argparse.Namespace) -> int:
+    from ccwfuzz.campaign.shards import merge_report
+
+    root = Path(args.merge)
+    if not (root / "stores").is_dir():
+        return err(f"--merge {args.merge}: no shard stores there ({root / 'stores'} is missing)")
+    try:
+        code, doc = merge_report(root)
+    except (ValueError, sqlite3.Error) as e:
+        return err(f"--merge {args.merge}: {e}")
+    c = doc["counts"]
+    print(f"campaign {doc['name']} (shards merged): {doc['outcome']}: {c['new']} new and "
+          f"{c['known']} known finding(s)")  # fmt: skip
+    print(f"  report: {root / 'index.html'} (summary.json, junit.xml beside it)")
+    return code
+
+
 def run(args: argparse.Namespace) -> int:
     from ccwfuzz.campaign import EXIT_FAILED, Campaign, resolve
     from ccwfuzz.campaign.display import Display
@@ -80,6 +100,8 @@ def run(args: argparse.Namespace) -> int:
     from ccwfuzz.driver import resolve as resolve_target
     from ccwfuzz.fuzzing import slug
 
+    if args.merge:
+        return _merge(args)
     cli = {k: getattr(args, k, None) for k in BY_NAME}
     if args.targets:
         cli["targets"] = tuple(args.targets)
