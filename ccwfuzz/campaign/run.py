@@ -112,7 +112,6 @@ class Campaign:
         self.out.mkdir(parents=True, exist_ok=True)
         self.started = time.time()
         sweep_stale()  # segments a killed campaign's processes could not unlink
-        old = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
         with Store(self.store_path) as store:
             self.store = store
             if self.resume is not None:  # a killed or interrupted campaign goes on
@@ -121,6 +120,7 @@ class Campaign:
                 self.figures = {t: Figures.load(d) for t, d in store.figures(self.cid).items()}
             else:
                 self.cid = store.begin(self.name, self.settings.to_dict())
+            old = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
             try:
                 self._phases()
             except Interrupted:

@@ -113,12 +113,20 @@ def merge(root: Path, *, since: float | None = None) -> tuple[Merged, Store]:
     if since is None:
         done = [c["ended"] for c in merged.campaigns() if c["ended"] is not None]
         since = max(done, default=0.0)
-    runs: list[tuple[Store, dict[str, Any]]] = []
-    for path in stores:
-        st = Store(path)
-        runs += [(st, c) for c in st.campaigns() if c["started"] >= since]
-    if not runs:
+    opened = [Store(path) for path in stores]
+    try:
+        return _merge(root, merged, opened, since)
+    except BaseException:
         merged.close()
+        raise
+    finally:
+        for st in opened:
+            st.close()
+
+
+def _merge(root: Path, merged: Store, stores: list[Store], since: float) -> tuple[Merged, Store]:
+    runs = [(st, c) for st in stores for c in st.campaigns() if c["started"] >= since]
+    if not runs:
         raise ValueError(f"no shard campaign to merge under {root / 'stores'}")
     settings = Settings.from_dict(json.loads(runs[0][1]["settings"]))
     cid = merged.begin(root.name or "campaign", {**settings.to_dict(), "shards": len(runs)})
@@ -152,8 +160,6 @@ def merge(root: Path, *, since: float | None = None) -> tuple[Merged, Store]:
                              s["findings"], s["rss_mb"]) for s in st.samples(c["id"])])  # fmt: skip
         for e in st.events(c["id"]):
             merged.event(cid, e["kind"], f"{c['name']}:{e['shard']}", e["detail"], t=e["t"])
-    for st in {id(st): st for st, _ in runs}.values():
-        st.close()
     for t, f in figures.items():
         merged.set_figures(cid, t, f.saved())
     m = Merged(root.name or "campaign", root, cid, settings, figures,
