@@ -274,7 +274,7 @@ class Supervisor:
             while self.procs:
                 time.sleep(0.25)
                 self._poll_findings(live)
-                statuses, corpus = self._statuses(), self._corpus_size()
+                statuses, corpus = self.statuses(), self.corpus_size()
                 live.update(statuses, corpus)
                 if self.stop_signal:
                     break
@@ -304,7 +304,7 @@ class Supervisor:
             for s, h in old.items():
                 signal.signal(s, h)
             self._poll_findings(live)
-            stats = self._statuses()
+            stats = self.statuses()
             live.close()
             sweep_stale()
         self._summary(stats, time.monotonic() - start)
@@ -348,7 +348,7 @@ class Supervisor:
         self.procs.clear()
 
     # ---- what the shards say -------------------------------------------------------------
-    def _statuses(self) -> list[dict[str, Any]]:
+    def statuses(self) -> list[dict[str, Any]]:
         out = []
         for p in sorted((self.out / "shards").glob("*.json"), key=lambda p: p.stem.zfill(6)):
             try:
@@ -359,7 +359,7 @@ class Supervisor:
                 out.append({**status, "shard": int(p.stem)})
         return out
 
-    def _corpus_size(self) -> int:
+    def corpus_size(self) -> int:
         try:
             return sum(1 for e in os.scandir(self.corpus) if not e.name.startswith("."))
         except OSError:
@@ -390,7 +390,7 @@ class Supervisor:
             )
         rate = execs / max(seconds, 1e-9)
         print(f"fuzz {self.cfg.target}: {execs} execs in {seconds:.0f} s ({rate:,.0f} exec/s), "
-              f"{feats} features, corpus {self._corpus_size()}, "
+              f"{feats} features, corpus {self.corpus_size()}, "
               f"{len(self.new_findings)} new finding(s){how}")  # fmt: skip
         if self.new_findings:
             print(f"  findings: {self.out / 'findings'}")

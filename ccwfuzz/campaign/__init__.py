@@ -1,11 +1,25 @@
 """Nightly campaigns (DESIGN sections 7-8): phases per target under one parent, the
-findings store across nights, the report. See :mod:`ccwfuzz.campaign.run`."""
+findings store across nights, the report. See :mod:`ccwfuzz.campaign.run`.
+
+The names below load lazily: the command line reads :mod:`.settings` to build its
+parser, and that must not import the engines behind :mod:`.run`."""
 
 from __future__ import annotations
 
-from ccwfuzz.campaign.run import EXIT_FAILED, EXIT_NEW, EXIT_OK, Campaign
-from ccwfuzz.campaign.settings import PROFILES, SETTINGS, Settings, resolve
-from ccwfuzz.campaign.store import Store
+import importlib
+from typing import Any
 
-__all__ = ["EXIT_FAILED", "EXIT_NEW", "EXIT_OK", "PROFILES", "SETTINGS", "Campaign",
-           "Settings", "Store", "resolve"]  # fmt: skip
+_WHERE = {
+    "EXIT_FAILED": "run", "EXIT_NEW": "run", "EXIT_OK": "run", "Campaign": "run",
+    "PROFILES": "settings", "SETTINGS": "settings", "Settings": "settings",
+    "resolve": "settings", "Store": "store",
+}  # fmt: skip
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
+
+
+__all__ = sorted(_WHERE)

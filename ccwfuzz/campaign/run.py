@@ -110,7 +110,6 @@ class Campaign:
         from ccwfuzz.campaign.reports import write_reports
 
         self.out.mkdir(parents=True, exist_ok=True)
-        self.started = time.time()
         sweep_stale()  # segments a killed campaign's processes could not unlink
         with Store(self.store_path) as store:
             self.store = store
@@ -302,11 +301,11 @@ class Campaign:
                          on_event=on_event, on_tick=on_tick)  # fmt: skip
         start = time.monotonic()
         sup.run()
-        stats = sup._statuses()
+        stats = sup.statuses()
         fig.fuzz_execs = base + sum(int(x.get("execs", 0)) for x in stats)
         fig.fuzz_seconds += time.monotonic() - start
         fig.features = max([fig.features, *(int(x.get("features", 0)) for x in stats)])
-        fig.corpus = sup._corpus_size()
+        fig.corpus = sup.corpus_size()
         for f in sorted((out / "findings").glob("*.json")):
             self._record(f, "controlled")
         if sup.stop_signal > 0:

@@ -36,7 +36,14 @@ def parse_duration(text: str) -> float:
     return v
 
 
-def _count(lo: int, hi: int) -> Callable[[str], int]:
+def count_in(lo: int, hi: int) -> Callable[[str], int]:
+    """A parser of whole numbers in ``lo..hi``.
+
+    Example:
+        >>> count_in(1, 8)("3")
+        3
+    """
+
     def parse(text: str) -> int:
         try:
             v = int(text)
@@ -93,20 +100,20 @@ SETTINGS = (
             "driver targets, comma-separated (names or module:Class)"),
     Setting("time", parse_duration, 45.0, 600.0, 8 * 3600.0,
             "fuzz and stress time over all targets (seconds, or 90s, 10m, 8h)"),
-    Setting("jobs", _count(1, 256), 1, -1, -1, "fuzz shards, one CPU each"),
+    Setting("jobs", count_in(1, 256), 1, -1, -1, "fuzz shards, one CPU each"),
     Setting("stress_share", _share, 0.25, 0.25, 0.2,
             "share of each target's time given to free stress"),
     Setting("minimize_time", parse_duration, 20.0, 60.0, 300.0,
             "the most seconds spent minimizing one new finding"),
-    Setting("triage_limit", _count(0, 10_000), 10, 50, 500,
+    Setting("triage_limit", count_in(0, 10_000), 10, 50, 500,
             "the most new findings minimized in one campaign"),
-    Setting("seed", _count(0, 2**32 - 1), 0, 0, 0, "the campaign's seed"),
-    Setting("rss_limit_mb", _count(64, 1 << 20), 2048, 2048, 4096,
+    Setting("seed", count_in(0, 2**32 - 1), 0, 0, 0, "the campaign's seed"),
+    Setting("rss_limit_mb", count_in(64, 1 << 20), 2048, 2048, 4096,
             "a shard whose processes pass this resident memory is restarted"),
     Setting("hang_seconds", parse_duration, 30.0, 60.0, 120.0,
             "a shard silent this long is restarted"),
-    Setting("workers", _count(1, 14), 3, 3, 3, "userspace workers per run"),
-    Setting("subchannels", _count(1, 64), 2, 2, 2, "subchannels per run"),
+    Setting("workers", count_in(1, 14), 3, 3, 3, "userspace workers per run"),
+    Setting("subchannels", count_in(1, 64), 2, 2, 2, "subchannels per run"),
 )  # fmt: skip
 BY_NAME = {s.name: s for s in SETTINGS}
 
@@ -189,4 +196,13 @@ def resolve(profile: str | None, cli: Mapping[str, Any],
     return Settings(profile, values, sources)
 
 
-__all__ = ["BY_NAME", "PROFILES", "SETTINGS", "Setting", "Settings", "parse_duration", "resolve"]
+__all__ = [
+    "BY_NAME",
+    "PROFILES",
+    "SETTINGS",
+    "Setting",
+    "Settings",
+    "count_in",
+    "parse_duration",
+    "resolve",
+]

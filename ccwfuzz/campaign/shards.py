@@ -51,7 +51,7 @@ def run_shard(target: str, shard: int, *, root: Path, seconds: float, shards: in
     w = worker_id()
     cli = {"targets": (target,), "time": seconds, "jobs": 1,
            "seed": derive(seed, target, shard) % (1 << 32)}  # fmt: skip
-    settings = resolve(profile, cli, {})
+    settings = resolve(profile, cli)  # the other settings: CCWFUZZ_ variables, the profile
     name = f"{w}-{slug(target)}-{shard}"
     c = Campaign(settings, root / "workers" / name, name=name, display=Display(name, tty=False),
                  store=root / "stores" / f"findings-{w}.db", corpus=root / "corpus",

@@ -5,6 +5,7 @@ before the store names them."""
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from pathlib import Path
 
 from ccwfuzz.campaign.store import FindingRow, Store, write_durably
@@ -21,8 +22,6 @@ from ccwfuzz.timeline import timeline_html
 
 def file_slug(row: FindingRow) -> str:
     """A file name for a finding: its rule and a short hash of its key."""
-    import hashlib
-
     return f"{row.rule}-{hashlib.sha1(row.key.encode()).hexdigest()[:10]}"
 
 

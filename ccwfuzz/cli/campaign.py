@@ -7,21 +7,10 @@ import json
 import os
 import sqlite3
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ccwfuzz.cli.common import err, writable
-
-
-def _arg(parse: Callable[[str], Any]) -> Callable[[str], Any]:
-    def wrapped(text: str) -> Any:
-        try:
-            return parse(text)
-        except ValueError as e:
-            raise argparse.ArgumentTypeError(str(e)) from None
-
-    return wrapped
+from ccwfuzz.cli.common import err, typed, writable
 
 
 def add_parser(sub: Any) -> None:
@@ -52,15 +41,15 @@ def add_parser(sub: Any) -> None:
     for name in ("time", "jobs", "seed", "stress_share", "minimize_time", "triage_limit",
                  "rss_limit_mb", "hang_seconds", "workers", "subchannels"):  # fmt: skip
         s = BY_NAME[name]
-        p.add_argument(f"--{name.replace('_', '-')}", dest=name, type=_arg(s.parse),
+        p.add_argument(f"--{name.replace('_', '-')}", dest=name, type=typed(s.parse),
                        default=None, help=f"{s.help} (env {s.env})")  # fmt: skip
     p.set_defaults(func=run)
 
 
 def _saved_campaign(args: argparse.Namespace) -> tuple[int, str, Any] | int:
     """(id, name, settings) of the campaign ``--resume`` continues, or the exit code."""
-    from ccwfuzz.campaign import Store
     from ccwfuzz.campaign.settings import Settings
+    from ccwfuzz.campaign.store import Store
 
     path = Path(args.store) if args.store else Path(args.resume) / "findings.db"
     if not path.is_file():
@@ -94,9 +83,9 @@ def _merge(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ccwfuzz.campaign import EXIT_FAILED, Campaign, resolve
     from ccwfuzz.campaign.display import Display
-    from ccwfuzz.campaign.settings import BY_NAME
+    from ccwfuzz.campaign.run import EXIT_FAILED, Campaign
+    from ccwfuzz.campaign.settings import BY_NAME, resolve
     from ccwfuzz.driver import resolve as resolve_target
     from ccwfuzz.fuzzing import slug
 

@@ -8,6 +8,12 @@ import math
 import os
 import sys
 from collections.abc import Callable
+from typing import TypeVar
+
+from ccwfuzz.campaign.settings import count_in as settings_count_in
+from ccwfuzz.campaign.settings import parse_duration
+
+T = TypeVar("T")
 
 EXIT_OK, EXIT_FINDING, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -46,18 +52,21 @@ def print_crashes(crashes: dict[int, str]) -> None:
         print("".join(f"    {line}\n" for line in text.rstrip().splitlines()), end="")
 
 
-def duration(text: str) -> float:
-    """Seconds, or a number with a unit: ``90``, ``90s``, ``10m``, ``8h``."""
-    units = {"s": 1, "m": 60, "h": 3600}
-    t = text.strip().lower()
-    scale = units.get(t[-1:], 0)
-    try:
-        v = float(t[:-1] if scale else t) * (scale or 1)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a duration: {text!r} (e.g. 90, 10m, 8h)") from None
-    if not math.isfinite(v) or v <= 0:
-        raise argparse.ArgumentTypeError("must be a positive duration")
-    return v
+def typed(parse: Callable[[str], T]) -> Callable[[str], T]:
+    """An argparse ``type`` from a parser that raises ValueError with its reason (the
+    campaign's settings parsers, shared with the ``CCWFUZZ_`` variables)."""
+
+    def wrapped(text: str) -> T:
+        try:
+            return parse(text)
+        except ValueError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+
+    return wrapped
+
+
+#: Seconds, or a number with a unit: ``90``, ``90s``, ``10m``, ``8h``.
+duration = typed(parse_duration)
 
 
 def _number(text: str, ok: Callable[[float], bool], why: str) -> float:
@@ -79,16 +88,7 @@ def share(text: str) -> float:
 
 
 def count_in(lo: int, hi: int) -> Callable[[str], int]:
-    def parse(text: str) -> int:
-        try:
-            v = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-        if not lo <= v <= hi:
-            raise argparse.ArgumentTypeError(f"must be between {lo} and {hi}")
-        return v
-
-    return parse
+    return typed(settings_count_in(lo, hi))
 
 
 def subchannel_count(text: str) -> int:
