@@ -43,6 +43,7 @@ from ccwfuzz.program.flat import flatten_events, flatten_ops, unflatten_events, 
 from ccwfuzz.program.run import RequestError, RunRequest, RunResult, default_timeout
 from ccwfuzz.sync import Context, Controller, History, Mode, Outcome, RunAborted, Status, Table
 from ccwfuzz.sync import words as W
+from ccwfuzz.sync.control import LIVENESS_SLICE
 from ccwfuzz.sync.feedback import AREA_BYTES, Feedback
 from ccwfuzz.sync.history import RECORD_WORDS, Ev, words_for
 from ccwfuzz.sync.primitives import SLOT_WORDS
@@ -189,7 +190,11 @@ class Pool:
         self._w = self._seg.words()
         self._sems = [ctx.Semaphore(0) for _ in range(self.nactors)]
         self._ctl = ctx.Semaphore(0)
-        self.control = Controller(self._w, self.layout.sched // 4, self._sems, self._ctl)
+        # Free mode: each actor's doorbell, and the parent's (sync.sched design notes).
+        self._bells = [ctx.Semaphore(0) for _ in range(self.nactors)]
+        self._parent_bell = ctx.Semaphore(0)
+        self.control = Controller(self._w, self.layout.sched // 4, self._sems, self._ctl,
+                                  self._bells)  # fmt: skip
         self._interlock = ctx.RLock()
         lay = self.layout
         self._features = self._seg.buf[lay.features : lay.features + AREA_BYTES]
@@ -396,15 +401,20 @@ class Pool:
 
     def _free(self, timeout: float) -> str:
         """Let a free run go; "ok" when it ended (or was stopped as a hang), "lost" if
-        an actor died."""
+        an actor died. The parent sleeps on its doorbell, rung when a worker finishes
+        and when a daemon idles after the workers have finished; it wakes at least every
+        :data:`~ccwfuzz.sync.control.LIVENESS_SLICE` to check liveness and budgets."""
         c = self.control
         hist = History(self._w, self.layout.history // 4)
+        bell = self._parent_bell
+        while bell.acquire(False):
+            pass  # rung at the end of the last run
         c.post_all()
         start = last_progress = time.monotonic()
         last_total, stopping = -1, False
         k = self._env.kernel
         while True:
-            time.sleep(0.0005)
+            bell.acquire(timeout=LIVENESS_SLICE)
             now = time.monotonic()
             statuses = c.statuses()
             if Status.CRASHED in statuses or now - start > timeout:
@@ -565,7 +575,7 @@ def _actor_main(pool: Pool, me: int, parent: int) -> None:
     pool._bind()
     feedback = Feedback(pool._features, me) if pool.coverage and not pool.focus else None
     ctx = Context(me, w, lay.sched // 4, History(w, lay.history // 4), pool._sems, pool._ctl,
-                  pool._interlock, feedback)  # fmt: skip
+                  pool._interlock, feedback, pool._bells, pool._parent_bell)  # fmt: skip
     env = pool._env
     env.kernel.on_deliver = lambda c, sch, irb: on_deliver(
         c, env.kernel, env.slots, pool.nworkers, sch, irb

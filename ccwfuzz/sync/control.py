@@ -25,11 +25,13 @@ LIVENESS_SLICE = 0.05
 class Controller:
     """The scheduler words of one segment, seen from the pool."""
 
-    def __init__(self, w: memoryview, base: int, sems: list[Any], ctl: Any) -> None:
+    def __init__(self, w: memoryview, base: int, sems: list[Any], ctl: Any,
+                 bells: list[Any] | None = None) -> None:  # fmt: skip
         self.w = w
         self.b = base
         self.sems = sems
         self.ctl = ctl
+        self.bells = bells or []  # free mode: the actors' doorbells (sched.Context.wake)
 
     def __getitem__(self, word: int) -> int:
         return int(self.w[self.b + word])
@@ -84,10 +86,17 @@ class Controller:
     def stop_daemons(self) -> None:
         """Free mode: the workers are done; daemons may return once idle."""
         self.w[self.b + W.S_STOP] = W.STOP_DAEMONS
+        self.ring_all()
 
     def abort(self) -> None:
         """Free mode: every actor unwinds at its next point or wait."""
         self.w[self.b + W.S_STOP] = W.STOP_ABORT
+        self.ring_all()
+
+    def ring_all(self) -> None:
+        """Ring every actor's doorbell: a free wait looks again at what it waits for."""
+        for bell in self.bells:
+            bell.release()
 
     def set_outcome(self, outcome: Outcome) -> None:
         self.w[self.b + W.S_OUTCOME] = outcome
@@ -119,6 +128,7 @@ class Controller:
         """Ask every actor process to exit, whatever it is doing."""
         self.w[self.b + W.S_CMD] = Cmd.EXIT
         self.w[self.b + W.S_STOP] = W.STOP_ABORT
+        self.ring_all()
         for _ in range(2):  # one post may be eaten by an END the actor still owed
             self.post_all()
 

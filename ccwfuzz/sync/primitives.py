@@ -64,9 +64,8 @@ class _Prim:
         w, o = self.w, self._o
         with ctx.atomic():
             w[o + K_COUNT] += 1
-            waiters = w[o + K_WAITERS]
+            ctx.wake(w[o + K_WAITERS])  # under the lock: no sleeper misses it
             w[o + K_WAITERS] = 0
-        ctx.wake(waiters)
 
 
 class Mutex(_Prim):
@@ -125,10 +124,9 @@ class Mutex(_Prim):
                 ctx.record(Ev.BAD_UNLOCK, self.slot, owner - 1 if owner else 0xFFFFFFFF)
                 return
             w[o + K_OWNER] = 0
-            waiters = w[o + K_WAITERS]
+            ctx.wake(w[o + K_WAITERS])  # under the lock: no sleeper misses it
             w[o + K_WAITERS] = 0
         ctx.record(Ev.LOCK_RELEASE, self.slot)
-        ctx.wake(waiters)
         ctx.point()
 
 

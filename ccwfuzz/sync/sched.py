@@ -20,10 +20,15 @@ Design notes (what must stay true):
 * **Unwinding.** When a run ends the controller posts every actor once with END; an
   actor parked inside its body unwinds with :class:`RunAborted`, and every actor acks.
 * **Free mode.** The same code runs with the scheduler stepped aside: points add jitter
-  (drawn from the one choice source, seeded per run and actor), waits spin with
-  ``sched_yield``/sleep backoff (never a bare spin), and state changes of our primitives
-  go through one fork-shared lock (:meth:`Context.atomic`), because Python has no
-  compare-and-swap on shared memory.
+  (drawn from the one choice source, seeded per run and actor), and state changes of our
+  primitives go through one fork-shared lock (:meth:`Context.atomic`), because Python has
+  no compare-and-swap on shared memory. A wait yields the CPU a few times, then sleeps
+  on the actor's *doorbell* (an unnamed semaphore): a primitive computes its waiters'
+  mask under the lock before it wakes them, and :meth:`Context.wake` rings their bells,
+  so no wakeup is lost and nobody polls. A woken wait returns to its primitive, which
+  looks again (a bell may be stale: it only costs one more look). The parent sleeps on
+  its own bell, rung when a worker finishes and when a daemon idles after every worker
+  has finished (the run may be quiet: time to stop the daemons).
 """
 
 from __future__ import annotations
@@ -47,6 +52,7 @@ from ccwfuzz.sync.words import (
     A_TIMEDOUT,
     DECISIONS,
     MAX_DECISIONS,
+    S_ASLEEP,
     S_CMD,
     S_CRASHED,
     S_CURRENT,
@@ -63,6 +69,7 @@ from ccwfuzz.sync.words import (
     S_POLICY,
     S_RUNNABLE,
     S_SEED,
+    S_SOFTWAIT,
     S_STEPS,
     S_STOP,
     S_SWITCHES,
@@ -76,7 +83,41 @@ from ccwfuzz.sync.words import (
 
 #: How long a timed wait (wait_irq, a daemon idling) lasts in free mode, in seconds.
 FREE_SOFT_TIMEOUT = 0.005
+#: Free mode: yields before a wait sleeps on its doorbell (most waits here are short:
+#: a lock held for a few points, an interrupt a channel step away).
+FREE_YIELDS = 3
+#: Free mode: longest sleep on a doorbell before looking again (a safety net: every
+#: state change a wait depends on rings the bell).
+FREE_BELL_SLICE = 0.02
 _NULL = contextlib.nullcontext()
+
+
+#: Free mode: tries to take the interlock before sleeping on it. Its holders keep it
+#: for a few microseconds, and waking a sleeper on the other CPU costs ~45 us (DESIGN
+#: section 3): a short try loop takes most contended acquires without a sleep.
+INTERLOCK_TRIES = 40
+
+
+class Interlock:
+    """The fork-shared lock of free mode (a ``multiprocessing`` RLock): try a few
+    times, then sleep on it."""
+
+    __slots__ = ("_acquire", "_release")
+
+    def __init__(self, lock: Any) -> None:
+        self._acquire = lock.acquire
+        self._release = lock.release
+
+    def __enter__(self) -> Interlock:
+        acquire = self._acquire
+        for _ in range(INTERLOCK_TRIES):
+            if acquire(False):
+                return self
+        acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._release()
 
 
 class RunAborted(BaseException):
@@ -101,6 +142,8 @@ class Context:
         ctl: Any,
         interlock: Any,
         feedback: Feedback | None = None,
+        bells: list[Any] | None = None,
+        parent_bell: Any = None,
     ) -> None:
         self.id = actor
         self._w = w
@@ -108,7 +151,11 @@ class Context:
         self.history = history
         self._sems = sems
         self._ctl = ctl
-        self._lock = interlock
+        self._lock = Interlock(interlock)
+        #: Free mode: every actor's doorbell (:meth:`wake` rings them), and the parent's.
+        self._bells = bells
+        self._bell = bells[actor] if bells else None
+        self._parent_bell = parent_bell
         self.spin_depth = 0  # spin locks held (atomic context)
         self.irq = False  # running the interrupt top half
         self._jitter = RandomSource(0)
@@ -146,6 +193,9 @@ class Context:
         else:
             self._signal = None
             self._jitter = RandomSource(derive(w[b + S_SEED], self.id))
+            if self._bell is not None:
+                while self._bell.acquire(False):
+                    pass  # rung after the last run's waits were over
 
     # ---- history ---------------------------------------------------------------------
     def record(self, kind: Ev, a0: int = 0, a1: int = 0, a2: int = 0, a3: int = 0,
@@ -207,7 +257,7 @@ class Context:
         if self._ended:
             raise RunAborted
         if not self.controlled:
-            return self._spin_until(ready, soft)
+            return self._sleep_until(ready, soft)
         w, b, me = self._w, self._b, self.id
         # A wait counts as a step: a retry loop that keeps timing out (nobody else can
         # run) must still run into the step budget instead of spinning forever.
@@ -235,10 +285,21 @@ class Context:
             self._spin_until(ready, soft=True)
 
     def wake(self, mask: int) -> None:
-        """Make the actors in ``mask`` runnable again (controlled mode)."""
-        if not self.controlled or not mask:
+        """Make the actors in ``mask`` runnable again (controlled mode), or ring their
+        doorbells (free mode: called under :meth:`atomic`, with the state change the
+        waiters wait for, so a sleeper cannot be counted asleep once it is woken)."""
+        if not mask:
             return
         w, b = self._w, self._b
+        if not self.controlled:
+            if self._bells is not None:
+                w[b + S_ASLEEP] &= ~mask
+                w[b + S_SOFTWAIT] &= ~mask
+                while mask:
+                    low = mask & -mask
+                    self._bells[low.bit_length() - 1].release()
+                    mask ^= low
+            return
         for a in range(w[b + S_NACT]):
             if mask >> a & 1 and w[b + A_STATUS + a] in (Status.BLOCKED, Status.WAITING):
                 self._set_status(a, Status.RUNNABLE)
@@ -278,11 +339,14 @@ class Context:
             self._set_status(me, Status.CRASHED if crashed else Status.FINISHED)
             if crashed:
                 w[b + S_CRASHED] |= 1 << me
-        if crashed:
-            if self.controlled:
-                self._end(Outcome.CRASH)
-            return
+            if not self.controlled and self._bells is not None:
+                self._nudge()  # the others may all be asleep now
         if not self.controlled:
+            if self._parent_bell is not None:
+                self._parent_bell.release()  # the parent may have a run to end
+            return
+        if crashed:
+            self._end(Outcome.CRASH)
             return
         nxt = self._pick()
         if nxt is None:
@@ -396,6 +460,84 @@ class Context:
         if cmd != Cmd.RUN:
             self._ended = True
             raise RunAborted
+
+    def _sleep_until(self, ready: Callable[[], bool], soft: bool) -> bool:
+        """Free mode: wait until ``ready()`` or a ring of this actor's doorbell (then
+        True: the caller looks again); False if a ``soft`` wait timed out.
+
+        A worker's timed wait times out as in controlled mode when nobody else can run
+        (every other actor asleep or finished; :meth:`_nudge`), and after
+        :data:`FREE_SOFT_TIMEOUT` at the latest."""
+        bell = self._bell
+        if bell is None:
+            return self._spin_until(ready, soft)
+        w, b, me = self._w, self._b, self.id
+        for _ in range(FREE_YIELDS):
+            if ready():
+                return True
+            if w[b + S_STOP] == STOP_ABORT:
+                raise RunAborted
+            os.sched_yield()
+        bit = 1 << me
+        with self._lock:
+            w[b + A_TIMEDOUT + me] = 0
+            w[b + S_ASLEEP] |= bit
+            if soft and w[b + S_WORKERS] & bit:
+                w[b + S_SOFTWAIT] |= bit
+            self._nudge()
+        self._tell_parent()
+        deadline = time.monotonic() + FREE_SOFT_TIMEOUT if soft else None
+        try:
+            while not ready():
+                if w[b + S_STOP] == STOP_ABORT:
+                    raise RunAborted
+                if w[b + A_TIMEDOUT + me]:
+                    return False
+                left = FREE_BELL_SLICE
+                if deadline is not None:
+                    left = min(left, deadline - time.monotonic())
+                    if left <= 0:
+                        return False
+                if bell.acquire(timeout=left):
+                    return not w[b + A_TIMEDOUT + me] or ready()
+            return True
+        finally:
+            with self._lock:
+                w[b + S_ASLEEP] &= ~bit
+                w[b + S_SOFTWAIT] &= ~bit
+
+    def _nudge(self) -> None:
+        """Free mode, under :meth:`atomic`: when every actor is asleep or finished,
+        nobody can make a timed wait's event happen: time out the lowest worker in
+        one (as :meth:`_stall` does in controlled mode) instead of letting the run sit
+        out the whole timeout."""
+        w, b = self._w, self._b
+        soft = w[b + S_SOFTWAIT]
+        if not soft:
+            return
+        asleep = w[b + S_ASLEEP]
+        for a in range(w[b + S_NACT]):
+            if not asleep >> a & 1 and w[b + A_STATUS + a] < Status.FINISHED:
+                return  # somebody is awake
+        a = (soft & -soft).bit_length() - 1
+        w[b + A_TIMEDOUT + a] = 1
+        w[b + S_ASLEEP] &= ~(1 << a)
+        w[b + S_SOFTWAIT] &= ~(1 << a)
+        if a != self.id:
+            assert self._bells is not None
+            self._bells[a].release()
+
+    def _tell_parent(self) -> None:
+        """A daemon about to sleep once every worker has finished: the run may be
+        quiet, so ring the parent, which decides whether to stop the daemons."""
+        w, b = self._w, self._b
+        workers = w[b + S_WORKERS]
+        if self._parent_bell is None or workers >> self.id & 1:
+            return
+        for a in range(w[b + S_NACT]):
+            if workers >> a & 1 and w[b + A_STATUS + a] < Status.FINISHED:
+                return
+        self._parent_bell.release()
 
     def _spin_until(self, ready: Callable[[], bool], soft: bool) -> bool:
         deadline = time.monotonic() + FREE_SOFT_TIMEOUT if soft else None

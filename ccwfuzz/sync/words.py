@@ -16,9 +16,11 @@ MAX_DECISIONS = 1 << 16
 (S_MODE, S_NACT, S_CURRENT, S_STEPS, S_SWITCHES, S_OUTCOME, S_DIRTY, S_MAXSTEPS,
  S_POLICY, S_CURSOR, S_NCHOICES, S_CHANGE_IDX, S_NEXTCHANGE, S_CMD, S_WORKERS,
  S_STOP, S_SEED, S_NCHANGES, S_DEADLOCK_MASK, S_CRASHED, S_RUNNABLE,
- S_NDECISIONS, S_DUE, S_DUE_ACTOR, S_HOT) = range(25)  # fmt: skip
+ S_NDECISIONS, S_DUE, S_DUE_ACTOR, S_HOT, S_ASLEEP, S_SOFTWAIT) = range(27)  # fmt: skip
 # S_DUE: the step at which S_DUE_ACTOR (the channel) has a hardware event due (0: none)
 # S_HOT: the decision being made is at a hot point (a lock acquire, an FSM state access)
+# S_ASLEEP, S_SOFTWAIT: free mode, actors asleep on their doorbells, and the workers
+# among them in a timed wait (sync.sched.Context._sleep_until)
 # ---- per actor ----------------------------------------------------------------------
 A_STATUS = 32
 A_PRIO = A_STATUS + MAX_ACTORS
