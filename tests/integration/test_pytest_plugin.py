@@ -112,3 +112,29 @@ def test_a_bad_option_is_a_usage_error(project: Path, option: list[str], says: s
     r = _pytest(project, *option)
     assert r.returncode == 4, r.stdout + r.stderr
     assert says in r.stderr and "Traceback" not in r.stderr
+
+
+FIXTURES = """
+import pytest
+from ccwfuzz.arch import sid
+
+@pytest.mark.ccwfuzz(target="zoo:boxed-busy", workers=2, subchannels=1)
+def test_fixtures(ccwfuzz_target, ccwfuzz_driver, ccwfuzz_pool, ccwfuzz_css):
+    assert ccwfuzz_target == "zoo:boxed-busy"
+    assert ccwfuzz_driver.name == "boxed-busy"
+    assert (ccwfuzz_pool.target, ccwfuzz_pool.nworkers, ccwfuzz_pool.nsch) == (
+        "zoo:boxed-busy", 2, 1)
+    assert ccwfuzz_css.subchannels == 2
+    cc, _ = ccwfuzz_css.stsch(sid.make(0))
+    assert cc == 0
+
+def test_unmarked_gets_the_defaults(ccwfuzz_target, ccwfuzz_pool):
+    assert ccwfuzz_target == "reference" and ccwfuzz_pool.nworkers == 3
+"""
+
+
+def test_the_fixtures_give_what_the_marker_says(tmp_path: Path) -> None:
+    (tmp_path / "test_fixtures.py").write_text(FIXTURES)
+    r = _pytest(tmp_path)
+    assert r.returncode == 0, r.stdout[-3000:]
+    assert "2 passed" in r.stdout
