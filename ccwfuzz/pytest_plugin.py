@@ -95,6 +95,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[_SEED] = seed
 
 
+@pytest.hookimpl(optionalhook=True)  # an xdist hook: pytest runs without xdist too
 def pytest_configure_node(node: Any) -> None:
     """pytest-xdist (controller): hand the run's seed to each worker."""
     node.workerinput["ccwfuzz_seed"] = node.config.stash[_SEED]

@@ -138,3 +138,10 @@ def test_the_fixtures_give_what_the_marker_says(tmp_path: Path) -> None:
     r = _pytest(tmp_path)
     assert r.returncode == 0, r.stdout[-3000:]
     assert "2 passed" in r.stdout
+
+
+def test_pytest_runs_with_xdist_disabled(project: Path) -> None:
+    # the xdist hook is optional: without it pytest must not reject the plugin
+    r = _pytest(project, "-p", "no:xdist", "-k", "reference")
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    assert "PASSED test_mine.py::test_reference" in r.stdout
