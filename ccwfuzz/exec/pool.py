@@ -575,7 +575,7 @@ def _actor_main(pool: Pool, me: int, parent: int) -> None:
     pool._bind()
     feedback = Feedback(pool._features, me) if pool.coverage and not pool.focus else None
     ctx = Context(me, w, lay.sched // 4, History(w, lay.history // 4), pool._sems, pool._ctl,
-                  pool._interlock, feedback, pool._bells, pool._parent_bell)  # fmt: skip
+                  pool._interlock, pool._bells, pool._parent_bell, feedback)  # fmt: skip
     env = pool._env
     env.kernel.on_deliver = lambda c, sch, irb: on_deliver(
         c, env.kernel, env.slots, pool.nworkers, sch, irb

@@ -26,12 +26,12 @@ class Controller:
     """The scheduler words of one segment, seen from the pool."""
 
     def __init__(self, w: memoryview, base: int, sems: list[Any], ctl: Any,
-                 bells: list[Any] | None = None) -> None:  # fmt: skip
+                 bells: list[Any]) -> None:  # fmt: skip
         self.w = w
         self.b = base
         self.sems = sems
         self.ctl = ctl
-        self.bells = bells or []  # free mode: the actors' doorbells (sched.Context.wake)
+        self.bells = bells  # free mode: the actors' doorbells (sched.Context.wake)
 
     def __getitem__(self, word: int) -> int:
         return int(self.w[self.b + word])

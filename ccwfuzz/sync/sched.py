@@ -141,9 +141,9 @@ class Context:
         sems: list[Any],
         ctl: Any,
         interlock: Any,
+        bells: list[Any],
+        parent_bell: Any,
         feedback: Feedback | None = None,
-        bells: list[Any] | None = None,
-        parent_bell: Any = None,
     ) -> None:
         self.id = actor
         self._w = w
@@ -154,7 +154,7 @@ class Context:
         self._lock = Interlock(interlock)
         #: Free mode: every actor's doorbell (:meth:`wake` rings them), and the parent's.
         self._bells = bells
-        self._bell = bells[actor] if bells else None
+        self._bell = bells[actor]
         self._parent_bell = parent_bell
         self.spin_depth = 0  # spin locks held (atomic context)
         self.irq = False  # running the interrupt top half
@@ -193,9 +193,8 @@ class Context:
         else:
             self._signal = None
             self._jitter = RandomSource(derive(w[b + S_SEED], self.id))
-            if self._bell is not None:
-                while self._bell.acquire(False):
-                    pass  # rung after the last run's waits were over
+            while self._bell.acquire(False):
+                pass  # rung after the last run's waits were over
 
     # ---- history ---------------------------------------------------------------------
     def record(self, kind: Ev, a0: int = 0, a1: int = 0, a2: int = 0, a3: int = 0,
@@ -292,13 +291,12 @@ class Context:
             return
         w, b = self._w, self._b
         if not self.controlled:
-            if self._bells is not None:
-                w[b + S_ASLEEP] &= ~mask
-                w[b + S_SOFTWAIT] &= ~mask
-                while mask:
-                    low = mask & -mask
-                    self._bells[low.bit_length() - 1].release()
-                    mask ^= low
+            w[b + S_ASLEEP] &= ~mask
+            w[b + S_SOFTWAIT] &= ~mask
+            while mask:
+                low = mask & -mask
+                self._bells[low.bit_length() - 1].release()
+                mask ^= low
             return
         for a in range(w[b + S_NACT]):
             if mask >> a & 1 and w[b + A_STATUS + a] in (Status.BLOCKED, Status.WAITING):
@@ -339,11 +337,10 @@ class Context:
             self._set_status(me, Status.CRASHED if crashed else Status.FINISHED)
             if crashed:
                 w[b + S_CRASHED] |= 1 << me
-            if not self.controlled and self._bells is not None:
+            if not self.controlled:
                 self._nudge()  # the others may all be asleep now
         if not self.controlled:
-            if self._parent_bell is not None:
-                self._parent_bell.release()  # the parent may have a run to end
+            self._parent_bell.release()  # the parent may have a run to end
             return
         if crashed:
             self._end(Outcome.CRASH)
@@ -469,8 +466,6 @@ class Context:
         (every other actor asleep or finished; :meth:`_nudge`), and after
         :data:`FREE_SOFT_TIMEOUT` at the latest."""
         bell = self._bell
-        if bell is None:
-            return self._spin_until(ready, soft)
         w, b, me = self._w, self._b, self.id
         for _ in range(FREE_YIELDS):
             if ready():
@@ -524,7 +519,6 @@ class Context:
         w[b + S_ASLEEP] &= ~(1 << a)
         w[b + S_SOFTWAIT] &= ~(1 << a)
         if a != self.id:
-            assert self._bells is not None
             self._bells[a].release()
 
     def _tell_parent(self) -> None:
@@ -532,7 +526,7 @@ class Context:
         quiet, so ring the parent, which decides whether to stop the daemons."""
         w, b = self._w, self._b
         workers = w[b + S_WORKERS]
-        if self._parent_bell is None or workers >> self.id & 1:
+        if workers >> self.id & 1:
             return
         for a in range(w[b + S_NACT]):
             if workers >> a & 1 and w[b + A_STATUS + a] < Status.FINISHED:

@@ -35,7 +35,7 @@ def free_context(
     for a in range(nact):
         w[W.A_STATUS + a] = Status.RUNNABLE
     bells = [Bell() for _ in range(nact)]
-    ctx = Context(me, w, 0, None, [], None, threading.RLock(), None, bells, Bell())  # type: ignore[arg-type]
+    ctx = Context(me, w, 0, None, [], None, threading.RLock(), bells, Bell())  # type: ignore[arg-type]
     ctx.controlled = False
     return ctx, w, bells
 
