@@ -11,8 +11,8 @@ nothing; a name is imported from its home module on first use):
   :class:`Pool` (the persistent actor pool that implements :class:`Executor`);
 * judging: :func:`check`, :func:`view_of`, :data:`RULES`, :class:`Finding`;
 * engines: :func:`search`, :func:`stress`, :class:`Session`;
-* as the command line does: :func:`run`, :func:`replay`, :func:`minimized`
-  (:mod:`ccwfuzz.api`);
+* as the command line does: :func:`run`, :func:`replay`, :func:`minimized`,
+  :func:`fuzz`, :func:`run_campaign` (:mod:`ccwfuzz.api`);
 * drivers: :data:`TARGETS`, :func:`resolve`; the simulator: :class:`ChannelSubsystem`.
 
 Example:
@@ -53,6 +53,9 @@ _HOME = {
     "run": "ccwfuzz.api",
     "replay": "ccwfuzz.api",
     "minimized": "ccwfuzz.api",
+    "fuzz": "ccwfuzz.api",
+    "run_campaign": "ccwfuzz.api",
+    "Outcome": "ccwfuzz.api",
     **dict.fromkeys(_PROGRAM.split(), "ccwfuzz.program"),
 }
 __all__ = sorted(_HOME)

@@ -1,7 +1,9 @@
-"""What the command line does, as functions: run a program, replay a finding, and
-minimize one (:func:`minimized`; ``ccwfuzz.minimize`` is the minimizer's package).
+"""What the command line does, as functions: run a program, replay a finding,
+minimize one (:func:`minimized`; ``ccwfuzz.minimize`` is the minimizer's package), a
+coverage-guided fuzz session (:func:`fuzz`) and a campaign (:func:`run_campaign`;
+``ccwfuzz.campaign`` is the campaign's package).
 Re-exported from :mod:`ccwfuzz` (``ccwfuzz.replay(...)``); each starts the actor pools
-it needs and closes them before it returns.
+or processes it needs and stops them before it returns.
 
 The searching engines are :func:`ccwfuzz.search` and :func:`ccwfuzz.stress` (they take
 an executor, e.g. a :class:`ccwfuzz.Pool`); a test suite uses the pytest plugin
@@ -9,6 +11,14 @@ an executor, e.g. a :class:`ccwfuzz.Pool`); a test suite uses the pytest plugin
 """
 
 from __future__ import annotations
+
+import contextlib
+import dataclasses
+import io
+import os
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
 
 from ccwfuzz.engines.reproduce import Reproducer, judge_once, make_reproducer, open_finding
 from ccwfuzz.exec import Pool, Pools
@@ -78,4 +88,106 @@ def minimized(source: str | Program, *, rule: str | None = None, seconds: float 
         return make_reproducer(pools, saved, rule=rule, seconds=seconds, replays=replays)
 
 
-__all__ = ["minimized", "replay", "run"]
+@dataclasses.dataclass(frozen=True)
+class Outcome:
+    """How a :func:`fuzz` session or a :func:`run_campaign` ended: its exit code (as the
+    command's: 0 nothing new, 1 new findings, 3 the tool failed), the finding files it
+    saved (a campaign's: the reproducers of its new findings), and its output folder
+    (a campaign's report is ``out / "index.html"``); ``summary`` is a campaign's
+    ``summary.json``."""
+
+    code: int
+    findings: tuple[Path, ...]
+    out: Path
+    summary: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+@contextlib.contextmanager
+def _quiet(on: bool) -> Iterator[None]:
+    if not on:
+        yield
+        return
+    with contextlib.redirect_stdout(io.StringIO()):
+        yield
+
+
+def fuzz(target: str = "reference", *, seconds: float = 60.0, out: str | os.PathLike[str],
+         jobs: int = 1, corpus: str | os.PathLike[str] | None = None, seed: int = 0,
+         stop_on: str = "", workers: int = 3, subchannels: int = 2, ops: int = 8,
+         draw: str = "valid", quiet: bool = True) -> Outcome:  # fmt: skip
+    """A coverage-guided fuzz session of ``seconds`` on ``target``, as ``ccwfuzz fuzz``
+    runs it: ``jobs`` shards (one process each, libFuzzer through atheris), findings in
+    ``out/findings/``, the corpus in ``corpus`` (default ``out/corpus``). ``stop_on``:
+    stop at the first finding (``"*"``) or at the first of one rule. ``quiet``: print
+    neither the progress line nor the summary. Raises ValueError for a target that
+    cannot be loaded.
+
+    Example:
+        >>> import tempfile
+        >>> with tempfile.TemporaryDirectory() as d:
+        ...     done = fuzz("zoo:boxed-busy", seconds=20, out=d, stop_on="driver.retcode")
+        ...     done.code, len(done.findings) >= 1, done.findings[0].parent.name
+        (1, True, 'findings')
+    """
+    from ccwfuzz.driver import resolve
+    from ccwfuzz.fuzzing import FuzzConfig, Supervisor
+
+    resolve(target)
+    cfg = FuzzConfig(target=target, time=seconds, out=Path(out), jobs=jobs,
+                     corpus=Path(corpus) if corpus is not None else None,
+                     stop_on_finding=stop_on, workers=workers, subchannels=subchannels,
+                     ops=ops, draw=draw, seed=seed)  # fmt: skip
+    sv = Supervisor(cfg)
+    with _quiet(quiet):
+        code = sv.run()
+    return Outcome(code, tuple(sv.new_findings), Path(out))
+
+
+def run_campaign(targets: Sequence[str] = ("reference",), *, out: str | os.PathLike[str],
+             profile: str = "dev", name: str | None = None, quiet: bool = True,
+             **settings: Any) -> Outcome:  # fmt: skip
+    """A campaign over ``targets``, as ``ccwfuzz campaign`` runs it: regression
+    replay, fuzzing and free stress per target, triage of the new findings, and the
+    reports (``index.html``, ``summary.json``, ``junit.xml``) in ``out``. ``settings``
+    are the campaign's settings by name (``time=600``, ``jobs=2``, ``minimize_time=20``
+    ...; ``ccwfuzz campaign --help`` lists them) over ``profile``; unlike the command,
+    the environment's ``CCWFUZZ_*`` variables are not read. Raises ValueError for an
+    unknown setting, a value out of range or a target that cannot be loaded.
+
+    Example:
+        >>> import tempfile
+        >>> with tempfile.TemporaryDirectory() as d:
+        ...     done = run_campaign(["zoo:boxed-busy"], out=d, time=4, minimize_time=2,
+        ...                         triage_limit=1)
+        ...     done.code, done.summary["counts"]["new"] >= 1, (done.out / "index.html").is_file()
+        (1, True, True)
+    """
+    from ccwfuzz.campaign.display import Display
+    from ccwfuzz.campaign.run import Campaign
+    from ccwfuzz.campaign.settings import BY_NAME, resolve
+    from ccwfuzz.driver import resolve as resolve_target
+    from ccwfuzz.fuzzing import slug
+
+    cli: dict[str, Any] = {"targets": tuple(targets)}
+    for key, value in settings.items():
+        if key not in BY_NAME or key == "targets":
+            raise ValueError(f"campaign: unknown setting {key!r} ({', '.join(sorted(BY_NAME))})")
+        text = ",".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
+        try:
+            cli[key] = BY_NAME[key].parse(text)
+        except ValueError as e:
+            raise ValueError(f"campaign: {key}={value!r}: {e}") from None
+    effective = resolve(profile, cli, env={})
+    for t in effective.targets:
+        resolve_target(t)
+    name = name or "-".join(slug(t) for t in effective.targets)[:80]
+    with _quiet(quiet):
+        c = Campaign(effective, Path(out), name=name, display=Display(name, tty=False))
+        code = c.run()
+    doc = dict(c.doc)
+    found = tuple(Path(out) / f["reproducer"] for f in doc.get("findings", ())
+                  if f["new"] and f["reproducer"])  # fmt: skip
+    return Outcome(code, found, Path(out), doc)
+
+
+__all__ = ["Outcome", "fuzz", "minimized", "replay", "run", "run_campaign"]

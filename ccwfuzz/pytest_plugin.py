@@ -395,43 +395,31 @@ class CcwfuzzSession:
         return None
 
     def _triage(self, out: Outcome, program: Any, key: tuple[str, ...], token: str) -> None:
-        from ccwfuzz.engines.reproduce import (
-            Saved,
-            judge_once,
-            make_deterministic,
-            make_reproducer,
-        )
+        from ccwfuzz.engines.reproduce import Saved, triage_finding
         from ccwfuzz.fuzzing import slug
         from ccwfuzz.program import dumps
         from ccwfuzz.timeline import timeline_html
 
         out.rule, out.key, out.token = key[0], key, token
         pools = _Executors(self.pool)
-        saved = Saved(program, key, None)
         try:
-            det = make_deterministic(pools, saved, tries=100, seed=self.seed)
-            if det.program is None:
-                rate = det.free_rate.label if det.free_rate else "-"
-                out.reliability, small = f"flaky (free runs {rate})", program
-            else:
-                saved = dataclasses.replace(saved, program=det.program)
-                rep = make_reproducer(pools, saved, seconds=MINIMIZE_SECONDS, replays=5)
-                small = rep.program if rep is not None else det.program
-                out.reliability = rep.reliability.label if rep is not None else "not minimized"
+            t = triage_finding(pools, Saved(program, key, None), tries=100,
+                               seconds=MINIMIZE_SECONDS, replays=5, seed=self.seed)  # fmt: skip
+            small = t.program or program
+            out.reliability = (t.reproducer.reliability.label if t.reproducer is not None
+                               else t.outcome)  # fmt: skip
             folder = self.settings.out / f"{self._worker}-{slug(self._item.nodeid)}"
             folder.mkdir(parents=True, exist_ok=True)
             out.reproducer = folder / f"{slug(key[0])}.json"
             out.reproducer.write_text(dumps(small))
-            ex = pools(small.target, small.subchannels, len(small.workers))
-            judged = judge_once(ex, small, max_steps=200_000)
-            if judged is not None:
-                hits = [f for f in judged.findings if f.key == key] or judged.findings
+            if t.judged is not None:
+                hits = [f for f in t.judged.findings if f.key == key] or t.judged.findings
                 out.timeline = folder / f"{slug(key[0])}.html"
                 out.timeline.write_text(timeline_html(
-                    judged.result.records, hits, nworkers=len(small.workers),
+                    t.judged.result.records, hits, nworkers=len(small.workers),
                     target=small.target, title=f"{key[0]} on {small.target}",
-                    source=str(out.reproducer), steps=judged.result.steps,
-                    locks=ex.lock_names(), reliability=out.reliability))  # fmt: skip
+                    source=str(out.reproducer), steps=t.judged.result.steps,
+                    locks=t.executor.lock_names(), reliability=out.reliability))  # fmt: skip
         finally:
             pools.close()
 

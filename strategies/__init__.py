@@ -22,9 +22,20 @@ from typing import TypeVar
 from hypothesis import strategies as st
 
 from ccwfuzz.arch import Ccw0, Ccw1, Orb, ccw, sid
-from ccwfuzz.choices import ChoiceSource
-from ccwfuzz.program import Program, Ssch
-from ccwfuzz.program.generate import orb_ctrl, program_at, random_program, ssch_op
+from ccwfuzz.choices import ByteSource, ChoiceSource, RandomSource
+from ccwfuzz.program import HwEvent, Op, Program, Ssch, make_op
+from ccwfuzz.program.generate import (
+    MODES,
+    STEPS_PER_OP,
+    WALK,
+    hw_event,
+    orb_ctrl,
+    program_at,
+    resolve_mode,
+    schedule,
+    ssch_op,
+    worker_op,
+)
 
 __all__ = [
     "HypothesisSource", "ccw_chains", "ccws", "channel_programs", "from_choices", "orb_words",
@@ -176,22 +187,74 @@ def channel_programs(mode: str = "valid", sch: int = 0, worker: int = 0) -> st.S
     return from_choices(lambda src: ssch_op(src, mode, sch, program_at(worker, 0)))
 
 
+#: The most choice bytes one op of a Hypothesis program reads (an ssch op with a long
+#: chain in anything mode reads about this many; past its bytes every choice is 0).
+OP_BYTES = 96
+#: ... and the fewest it is drawn with (an op's choices past its bytes are all 0, so this
+#: only makes Hypothesis draw richer ops: on ``outside_driver:EarlyFree`` the median
+#: example that first fails fell from ~385 to ~160 over six seeds)
+OP_MIN_BYTES = 16
+#: The schedule's own bytes: its family, and PCT's or the lagging walk's parameters
+#: (the walk's choices come from one seed, see :func:`programs`).
+SCHEDULE_HEAD = 16
+
+
 def programs(mode: str = "valid", workers: int = 3, ops: int = 8, subchannels: int = 2,
-             target: str = "reference") -> st.SearchStrategy[Program]:  # fmt: skip
-    """Whole programs from :func:`ccwfuzz.program.random_program` (ops, channel events
-    and a materialized schedule), so a failing example is a program file away from
-    ``ccwfuzz run``.
+             target: str = "reference", events: int = 2) -> st.SearchStrategy[Program]:  # fmt: skip
+    """Whole programs, built by the generator the fuzzer decodes its inputs with
+    (:mod:`ccwfuzz.program.generate`): every worker opens its subchannels, then up to
+    ``ops`` ops; the channel fires up to ``events`` hardware events; the schedule (PCT,
+    the walk or the lagging walk) is materialized in the program. A failing example is
+    an ordinary program, a program file away from ``ccwfuzz run``.
+
+    Laid out for Hypothesis' shrinker: each op and each hardware event is one list
+    element whose choices are one byte string read by a
+    :class:`~ccwfuzz.choices.ByteSource` (shorter and lower bytes are plainer ops, as
+    for the fuzzer), so deleting an element deletes exactly one op and moves nothing
+    else; the walk's 54 choices come from one seed. A failing program shrinks to about
+    the size ``ccwfuzz minimize`` reaches (``tests/integration/test_shrinking.py``).
 
     Example:
         >>> from hypothesis import given, settings
         >>> @settings(max_examples=5, deadline=None)
         ... @given(programs("mixed", workers=1, ops=2))
         ... def test_one_worker(p):
-        ...     assert len(p.workers) == 1
+        ...     assert len(p.workers) == 1 and len(p.workers[0]) <= 2 + 2
         >>> test_one_worker()
     """
-    return from_choices(
-        lambda src: random_program(
-            src, workers=workers, ops=ops, subchannels=subchannels, target=target, mode=mode
-        )
-    )
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
+    # where timed events and change points go: from the shape, not from the ops drawn,
+    # so deleting an op moves no event and no change point (as in the fuzzer's decoder)
+    steps = STEPS_PER_OP * workers * (ops + subchannels)
+    spread = max(1, steps // (1 + events // 2))
+    op_bytes = st.lists(st.binary(min_size=OP_MIN_BYTES, max_size=OP_BYTES), max_size=ops)
+    event_bytes = st.lists(st.binary(max_size=8), max_size=events)
+
+    @st.composite
+    def build(draw: st.DrawFn) -> Program:
+        m = resolve_mode(HypothesisSource(draw), mode)
+        ws = []
+        for w in range(workers):
+            # two in three open a subchannel, as in random_program; zero is "don't",
+            # so the shrinker drops the opens a finding does not need
+            opening = tuple(make_op("open", sch=s) for s in range(subchannels)
+                            if draw(_below(3)))  # fmt: skip
+            worker: list[Op] = []
+            starts = 0
+            for raw in draw(op_bytes):
+                worker.append(worker_op(ByteSource(raw), subchannels, m, w, starts))
+                starts += worker[-1].kind == "ssch"
+            ws.append(opening + tuple(worker))
+        hw: list[HwEvent] = []
+        at = 0
+        for raw in draw(event_bytes):
+            at = hw_event(ByteSource(raw), subchannels, spread, at, hw)
+        head = ByteSource(draw(st.binary(max_size=SCHEDULE_HEAD)))
+        walk = RandomSource(draw(u32))
+        sched = schedule(head, workers + 2, steps, walk_length=WALK, walk_range=256,
+                         walk=walk)  # fmt: skip
+        return Program(target=target, subchannels=subchannels, workers=tuple(ws),
+                       channel=tuple(hw), schedule=sched)  # fmt: skip
+
+    return build()

@@ -4,18 +4,11 @@ before the store names them."""
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 from pathlib import Path
 
 from ccwfuzz.campaign.store import FindingRow, Store, write_durably
-from ccwfuzz.engines.reproduce import (
-    Executors,
-    judge_once,
-    make_deterministic,
-    make_reproducer,
-    open_finding,
-)
+from ccwfuzz.engines.reproduce import Executors, open_finding, triage_finding
 from ccwfuzz.program import ProgramError, RequestError, dumps
 from ccwfuzz.timeline import timeline_html
 
@@ -40,23 +33,15 @@ def triage(store: Store, row: FindingRow, pools: Executors, *, out: Path, second
         store.triaged(key, triage="unreadable")
         return "unreadable"
     try:
-        det = make_deterministic(pools, saved, tries=200, max_steps=max_steps)
-        if det.program is None:
-            rate = det.free_rate.label if det.free_rate else "-"
-            what = f"flaky (free runs {rate})"
-            store.triaged(key, triage=what, reliability=rate)
-            return what
-        saved = dataclasses.replace(saved, program=det.program)
-        rep = make_reproducer(pools, saved, max_steps=max_steps, seconds=seconds, replays=10)
-        if rep is None:
-            store.triaged(key, triage="not reproduced")
-            return "not reproduced"
-        small = rep.program
-        ex = pools(small.target, small.subchannels, len(small.workers))
-        judged = judge_once(ex, small, priors=saved.priors, max_steps=max_steps)
+        t = triage_finding(pools, saved, tries=200, seconds=seconds, replays=10,
+                           max_steps=max_steps)  # fmt: skip
     except RequestError:
         store.triaged(key, triage="not reproduced")
         return "not reproduced"
+    if t.reproducer is None or t.program is None:
+        store.triaged(key, triage=t.outcome, reliability=t.free_rate)
+        return t.outcome
+    small, rep, judged = t.program, t.reproducer, t.judged
     slug = file_slug(row)
     repro = out / "reproducers" / f"{slug}.json"
     write_durably(repro, dumps(small).encode())
@@ -67,7 +52,8 @@ def triage(store: Store, row: FindingRow, pools: Executors, *, out: Path, second
         html = timeline_html(judged.result.records, marked, nworkers=len(small.workers),
                              target=small.target, title=f"{rep.key[0]} on {small.target}",
                              source=str(repro), steps=judged.result.steps,
-                             locks=ex.lock_names(), reliability=rep.reliability.label)  # fmt: skip
+                             locks=t.executor.lock_names(),
+                             reliability=rep.reliability.label)  # fmt: skip
         write_durably(timeline, html.encode())
     store.triaged(key, triage="minimized", reproducer=str(repro.relative_to(out)),
                   timeline=str(timeline.relative_to(out)) if timeline else None,

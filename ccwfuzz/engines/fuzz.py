@@ -39,13 +39,12 @@ from ccwfuzz.engines.loop import Judged, Session
 from ccwfuzz.engines.mutate import TracingSource
 from ccwfuzz.oracles import Finding
 from ccwfuzz.program import Executor, Program, RequestError, dumps, random_program
-from ccwfuzz.program.generate import STEPS_PER_OP, hw_events, schedule
+from ccwfuzz.program.generate import STEPS_PER_OP, WALK, hw_events, schedule
 
-#: The schedule's share of an input, and the length of a walk drawn there (a policy
-#: choice, then one byte per walk choice: two bits say stay, six pick; a lagging walk
-#: then draws up to two windows in at most nine more bytes, all inside the share).
+#: The schedule's share of an input: a policy choice, then :data:`WALK` bytes of walk
+#: choices (two bits say stay, six pick); a lagging walk then draws up to two windows
+#: in at most nine more bytes, all inside the share.
 SCHEDULE_BYTES = 64
-WALK = 54
 #: The hardware events' share, right after the schedule: up to two events of at most
 #: eight bytes each (a zero "one more" byte ends the list). At a fixed place, so a
 #: mutation of the ops never moves an event, and one of an event never moves an op.

@@ -305,6 +305,42 @@ def make_deterministic(executors: Executors, saved: Saved, *, tries: int = 200,
     return Deterministic(None, "not found", tries + 1, Reliability(hits, free_runs))
 
 
+@dataclasses.dataclass(frozen=True)
+class Triaged:
+    """What :func:`triage_finding` made of a finding. ``outcome`` is ``minimized``,
+    ``flaky (free runs k/n)`` (no schedule made it fire; ``program`` is None) or ``not
+    reproduced`` (it fired deterministically, but not once minimized; ``program`` is
+    the deterministic one). A minimized one carries its :class:`Reproducer` and one
+    controlled run of it (``judged``, on ``executor``: the timeline's data)."""
+
+    outcome: str
+    program: Program | None
+    reproducer: Reproducer | None = None
+    free_rate: str | None = None
+    judged: Judged | None = None
+    executor: Any = None
+
+
+def triage_finding(executors: Executors, saved: Saved, *, tries: int, seconds: float | None,
+                   replays: int, max_steps: int = 50_000, seed: int = 0) -> Triaged:  # fmt: skip
+    """A saved finding made deterministic (``tries`` schedules), minimized (for
+    ``seconds``), measured over ``replays`` replays and run once more for its timeline:
+    what a campaign's triage and the pytest plugin do with a new finding."""
+    det = make_deterministic(executors, saved, tries=tries, seed=seed, max_steps=max_steps)
+    if det.program is None:
+        rate = det.free_rate.label if det.free_rate else "-"
+        return Triaged(f"flaky (free runs {rate})", None, free_rate=rate)
+    saved = dataclasses.replace(saved, program=det.program)
+    rep = make_reproducer(executors, saved, max_steps=max_steps, seconds=seconds,
+                          replays=replays)  # fmt: skip
+    if rep is None:
+        return Triaged("not reproduced", det.program)
+    small = rep.program
+    ex = executors(small.target, small.subchannels, len(small.workers))
+    judged = judge_once(ex, small, priors=saved.priors, max_steps=max_steps)
+    return Triaged("minimized", small, rep, judged=judged, executor=ex)
+
+
 def _recorded(program: Program, v: Verdict) -> Program:
     """The program with the decisions its run took: an exact replay."""
     return program if v.recorded is None else dataclasses.replace(program, schedule=v.recorded)

@@ -26,7 +26,15 @@ def stress(executor: Executor, seconds: float, seed: int = 0, mode: Mode = Mode.
            draw: str = "valid") -> Iterator[Hit]:  # fmt: skip
     """Run random programs (generator mode ``draw``) for ``seconds``; yield every new
     finding (by key). The programs are judged under ``contract`` (``upstream`` or
-    ``strict``, spec D.4)."""
+    ``strict``, spec D.4); ``ccwfuzz stress`` is this on a :class:`ccwfuzz.Pool`.
+
+    Example:
+        >>> from ccwfuzz.exec import Pool
+        >>> with Pool("zoo:boxed-busy") as pool:
+        ...     hit = next(stress(pool, seconds=30, seed=1))
+        >>> hit.finding.rule, hit.token.startswith("ccw1.")
+        ('driver.retcode', True)
+    """
     session = Session(executor, mode=mode, seed=seed, seconds=seconds, ops=ops,
                       max_steps=max_steps, contract=contract, draw=draw)  # fmt: skip
     seen: set[tuple[str, str, str]] = set()

@@ -69,10 +69,12 @@ __all__ = [
     "PROGRAM_SLOTS",
     "SCHEDULE_KINDS",
     "STEPS_PER_OP",
+    "WALK",
     "ccw_chain",
     "cpa_offset",
     "data_window",
     "expected_steps",
+    "hw_event",
     "hw_events",
     "lag",
     "orb_ctrl",
@@ -83,6 +85,7 @@ __all__ = [
     "schedule",
     "seeded_pct",
     "ssch_op",
+    "worker_op",
     "worker_ops",
     "write_op",
 ]  # fmt: skip
@@ -193,6 +196,26 @@ def _region_image(src: ChoiceSource, region: int, valid: bool) -> bytes:
     return image.ljust(IO_REGION_SIZE, b"\0")
 
 
+def worker_op(src: ChoiceSource, nsch: int, mode: str = "valid", worker: int = 0,
+              starts: int = 0) -> Op:  # fmt: skip
+    """One random op of worker ``worker`` on one of ``nsch`` subchannels, after
+    ``starts`` starts of its own (a start goes to its next program slot); ``mode`` is
+    already resolved (``"valid"`` or ``"anything"``).
+
+    Example:
+        >>> from ccwfuzz.choices import ReplaySource
+        >>> worker_op(ReplaySource([1, 7]), 2, "valid").kind
+        'wait_irq'
+    """
+    sch = src.draw(nsch)
+    kind = pick(src, _OPS_VALID if mode == "valid" else _OPS_ANYTHING)
+    if kind == "ssch":
+        return ssch_op(src, mode, sch, program_at(worker, starts))
+    if kind == "write":
+        return write_op(src, mode, sch)
+    return make_op(kind, sch=sch)
+
+
 def worker_ops(src: ChoiceSource, nsch: int, count: int, mode: str = "valid",
                worker: int = 0, sized: bool = False) -> tuple[Op, ...]:  # fmt: skip
     """``count`` random ops of worker ``worker`` (``sized``: at most ``count``, each
@@ -204,15 +227,8 @@ def worker_ops(src: ChoiceSource, nsch: int, count: int, mode: str = "valid",
     for _ in range(count):
         if sized and not src.draw(16):
             break
-        sch = src.draw(nsch)
-        kind = pick(src, _OPS_VALID if mode == "valid" else _OPS_ANYTHING)
-        if kind == "ssch":
-            ops.append(ssch_op(src, mode, sch, program_at(worker, starts)))
-            starts += 1
-        elif kind == "write":
-            ops.append(write_op(src, mode, sch))
-        else:
-            ops.append(make_op(kind, sch=sch))
+        ops.append(worker_op(src, nsch, mode, worker, starts))
+        starts += ops[-1].kind == "ssch"
     return tuple(ops)
 
 
@@ -269,54 +285,81 @@ def random_program(
 
 def hw_events(src: ChoiceSource, subchannels: int, events: int, sized: bool,
               expected_steps: int) -> list[HwEvent]:  # fmt: skip
-    """Up to ``events`` hardware events. Half fire when the channel gets to them
-    (``after`` channel iterations), half at a drawn scheduling step (``at``), spread
-    over the run's ``expected_steps``: an interruption or a device that goes away
-    in the middle of another actor's request. A ``not_operational`` is followed by its
-    ``operational`` half the time (a flap), when timed 1-24 steps later, so the
-    device can be back before the request it interrupted issues its instruction."""
-    kinds = ("attention", "attention", "busy", "late_de", "paths_offline", "paths_online",
-             "not_operational", "operational")  # fmt: skip
+    """Up to ``events`` hardware events (:func:`hw_event` each; ``sized``: each after a
+    "one more" choice), the timed ones spread over the run's ``expected_steps``."""
     hw: list[HwEvent] = []
     at = 0
+    spread = max(1, expected_steps // (1 + events // 2))
     for _ in range(events):
         if sized and not src.draw(4):
             break
-        kind, sch = kinds[src.draw(len(kinds))], src.draw(subchannels)
-        timed = src.draw(2)
-        if timed:
-            at += 1 + src.draw(max(1, expected_steps // (1 + events // 2)))
-            hw.append(HwEvent(kind, sch, at=at))
-        else:
-            hw.append(HwEvent(kind, sch, src.draw(20)))
-        if kind == "not_operational" and src.draw(2):  # a flap: gone, then back
-            if timed:
-                at += 1 + src.draw(24)
-                hw.append(HwEvent("operational", sch, at=at))
-            else:
-                hw.append(HwEvent("operational", sch, src.draw(20)))
+        at = hw_event(src, subchannels, spread, at, hw)
     return hw
+
+
+def hw_event(src: ChoiceSource, subchannels: int, spread: int, at: int,
+             out: list[HwEvent]) -> int:  # fmt: skip
+    """One hardware event appended to ``out``; returns the step the last timed one is
+    at. Half fire when the channel gets to them (``after`` channel iterations), half
+    at a drawn scheduling step (``at``), up to ``spread`` steps after the one before:
+    an interruption or a device that goes away in the middle of another actor's
+    request. A ``not_operational`` is followed by its ``operational`` half the time (a
+    flap), when timed 1-24 steps later, so the device can be back before the request
+    it interrupted issues its instruction.
+
+    Example:
+        >>> from ccwfuzz.choices import ReplaySource
+        >>> out = []
+        >>> hw_event(ReplaySource([6, 1, 1, 9, 1, 3]), 2, 100, 0, out)
+        14
+        >>> [(e.event, e.sch, e.at) for e in out]
+        [('not_operational', 1, 10), ('operational', 1, 14)]
+    """
+    kind, sch = _HW_KINDS[src.draw(len(_HW_KINDS))], src.draw(subchannels)
+    timed = src.draw(2)
+    if timed:
+        at += 1 + src.draw(spread)
+        out.append(HwEvent(kind, sch, at=at))
+    else:
+        out.append(HwEvent(kind, sch, src.draw(20)))
+    if kind == "not_operational" and src.draw(2):  # a flap: gone, then back
+        if timed:
+            at += 1 + src.draw(24)
+            out.append(HwEvent("operational", sch, at=at))
+        else:
+            out.append(HwEvent("operational", sch, src.draw(20)))
+    return at
+
+
+_HW_KINDS = ("attention", "attention", "busy", "late_de", "paths_offline", "paths_online",
+             "not_operational", "operational")  # fmt: skip
 
 
 #: The schedule families :func:`schedule` draws from, in the order of the first draw.
 SCHEDULE_KINDS: tuple[str, ...] = ("pct", "walk", "walk", "lag", "lag")
+#: The walk a fuzzer input's schedule (and a Hypothesis program's) holds: this many
+#: one-byte choices (``walk_range=256``: two bits say stay, six pick).
+WALK = 54
 
 
 def schedule(src: ChoiceSource, actors: int, expected_steps: int,
              walk_length: int = 512, walk_range: int = 1 << 16,
-             kinds: tuple[str, ...] | None = None) -> Schedule:  # fmt: skip
+             kinds: tuple[str, ...] | None = None,
+             walk: ChoiceSource | None = None) -> Schedule:  # fmt: skip
     """One of PCT, the sticky random walk, and the lagging walk. PCT (Burckhardt et
     al.): distinct priorities above the depth, and ``depth - 1`` change points within
     ``expected_steps``; it finds bugs of small depth in any program. The walk finds the
     races that need one actor (typically the bottom half) to lag behind the others for
     a while, which PCT reaches only by luck; the lagging walk makes one chosen actor
     lag through a whole window (:mod:`ccwfuzz.sync.policy.lag`). ``kinds``: draw only
-    from these (default :data:`SCHEDULE_KINDS`, read at each call)."""
+    from these (default :data:`SCHEDULE_KINDS`, read at each call); ``walk``: draw the
+    walk's choices from this source instead (the other draws still come from ``src``)."""
     kinds = kinds or SCHEDULE_KINDS
     kind = kinds[src.draw(len(kinds))] if len(kinds) > 1 else kinds[0]
     if kind == "pct":
         return pct(src, actors, 1 + src.draw(4), expected_steps)
-    choices = tuple(src.draw(walk_range) for _ in range(walk_length))
+    walk = walk or src
+    choices = tuple(walk.draw(walk_range) for _ in range(walk_length))
     if kind == "walk":
         return Schedule(Policy.WALK, choices=choices)
     return lag(src, actors, expected_steps, choices)
