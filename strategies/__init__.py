@@ -23,8 +23,12 @@ from hypothesis import strategies as st
 
 from ccwfuzz.arch import Ccw0, Ccw1, Orb, ccw, sid
 from ccwfuzz.choices import ByteSource, ChoiceSource, RandomSource
-from ccwfuzz.program import HwEvent, Op, Program, Ssch, make_op
+from ccwfuzz.program import HwEvent, Op, Program, Schedule, Ssch, make_op
 from ccwfuzz.program.generate import (
+    DATA_BASE,
+    DATA_WINDOW,
+    DATA_WINDOWS,
+    GUEST_TOP,
     MODES,
     STEPS_PER_OP,
     WALK,
@@ -38,8 +42,9 @@ from ccwfuzz.program.generate import (
 )
 
 __all__ = [
-    "HypothesisSource", "ccw_chains", "ccws", "channel_programs", "from_choices", "orb_words",
-    "orbs", "programs", "schibs", "sids",
+    "HypothesisSource", "ccw_chains", "ccws", "channel_programs", "from_choices",
+    "hardware_events", "idals", "ops", "orb_words", "orbs", "programs", "schedules",
+    "schibs", "sids",
 ]  # fmt: skip
 _T = TypeVar("_T")
 
@@ -199,6 +204,138 @@ OP_MIN_BYTES = 16
 SCHEDULE_HEAD = 16
 
 
+def _mode(mode: str, what: str = "mode") -> None:
+    if mode not in MODES:
+        raise ValueError(f"{what} must be one of {', '.join(MODES)}, not {mode!r}")
+
+
+def idals(mode: str = "valid", width: int = 8, block: int = 4096,
+          max_idaws: int = 8) -> st.SearchStrategy[bytes]:  # fmt: skip
+    """IDALs (spec A.6): 1..``max_idaws`` IDAWs of ``width`` bytes (8: format 2, 4:
+    format 1) for ``block``-byte blocks (4096, or 2048 with ORB T). ``"valid"``: the
+    first IDAW anywhere in the data windows, every later one on a block boundary there,
+    format-1 ones with bit 0 clear; ``"anything"``: valid ones and hostile ones (a
+    later IDAW off its boundary, bit 0 set, past guest memory, a list that is not a
+    whole number of IDAWs, random words); ``"mixed"`` is the same as anything here.
+
+    Example:
+        >>> from hypothesis import given, settings
+        >>> @settings(max_examples=20)
+        ... @given(idals("valid", width=4, block=2048))
+        ... def test_later_idaws_on_boundaries(idal):
+        ...     words = [int.from_bytes(idal[i:i + 4], "big") for i in range(0, len(idal), 4)]
+        ...     assert all(w % 2048 == 0 and w < 2**31 for w in words[1:])
+        >>> test_later_idaws_on_boundaries()
+    """
+    _mode(mode)
+    if width not in (4, 8) or block not in (2048, 4096) or max_idaws < 1:
+        raise ValueError("idals: width is 4 or 8, block 2048 or 4096, max_idaws at least 1")
+    top = DATA_BASE + DATA_WINDOWS * DATA_WINDOW
+
+    def pack(words: list[int]) -> bytes:
+        return b"".join((w & ((1 << 8 * width) - 1)).to_bytes(width, "big") for w in words)
+
+    first = st.integers(DATA_BASE, top - 1)
+    later = st.integers(DATA_BASE // block, top // block - 1).map(lambda k: k * block)
+    valid = st.builds(lambda a, rest: pack([a, *rest]), first,
+                      st.lists(later, max_size=max_idaws - 1))  # fmt: skip
+    if mode == "valid":
+        return valid
+    word = st.integers(0, (1 << 8 * width) - 1)
+
+    @st.composite
+    def hostile(draw: st.DrawFn) -> bytes:
+        words = [draw(first), *draw(st.lists(later, min_size=1, max_size=max_idaws - 1))]
+        k = draw(st.integers(0, len(words) - 1))
+        how = draw(st.sampled_from(["off-boundary", "bit0", "beyond", "ragged", "random"]))
+        if how == "off-boundary":
+            k = max(k, 1)
+            words[k] += draw(st.integers(1, block - 1))
+        elif how == "bit0":
+            words[k] |= 1 << (8 * width - 1)
+        elif how == "beyond":
+            words[k] = GUEST_TOP + draw(st.integers(0, 1 << 24))
+        elif how == "random":
+            words = draw(st.lists(word, min_size=1, max_size=max_idaws))
+        raw = pack(words)
+        return raw[: -draw(st.integers(1, width - 1))] if how == "ragged" else raw
+
+    return valid | hostile()
+
+
+def ops(mode: str = "valid", subchannels: int = 2, worker: int = 0
+        ) -> st.SearchStrategy[Op]:  # fmt: skip
+    """One worker op as the generator draws it (:func:`~ccwfuzz.program.generate.worker_op`:
+    starts with their chains, region reads and raw writes, halts, clears, waits, the
+    lifecycle ops), from one byte string of choices (lower and shorter is plainer).
+
+    Example:
+        >>> from hypothesis import given, settings
+        >>> @settings(max_examples=20)
+        ... @given(ops("anything", subchannels=3))
+        ... def test_on_a_subchannel(op):
+        ...     assert 0 <= op.sch < 3
+        >>> test_on_a_subchannel()
+    """
+    _mode(mode)
+    return _op_bytes().flatmap(
+        lambda raw: from_choices(lambda src: worker_op(ByteSource(raw), subchannels,
+                                                       resolve_mode(src, mode), worker))
+    )  # fmt: skip
+
+
+def _op_bytes() -> st.SearchStrategy[bytes]:
+    return st.binary(min_size=OP_MIN_BYTES, max_size=OP_BYTES)
+
+
+def hardware_events(subchannels: int = 2, events: int = 2,
+                    steps: int = 400) -> st.SearchStrategy[list[HwEvent]]:  # fmt: skip
+    """Up to ``events`` hardware events (attention, busy, late device end, paths off or
+    on line, not operational and back) as the generator draws them, the timed ones
+    spread over about ``steps`` scheduling steps; each event is one list element.
+
+    Example:
+        >>> from hypothesis import given, settings
+        >>> @settings(max_examples=20)
+        ... @given(hardware_events(subchannels=1, events=3))
+        ... def test_on_the_one_subchannel(events):
+        ...     assert all(e.sch == 0 for e in events)
+        >>> test_on_the_one_subchannel()
+    """
+    spread = max(1, steps // (1 + events // 2))
+
+    def build(raws: list[bytes]) -> list[HwEvent]:
+        hw: list[HwEvent] = []
+        at = 0
+        for raw in raws:
+            at = hw_event(ByteSource(raw), subchannels, spread, at, hw)
+        return hw
+
+    return st.lists(st.binary(max_size=8), max_size=events).map(build)
+
+
+def schedules(actors: int = 5, steps: int = 400) -> st.SearchStrategy[Schedule]:
+    """Materialized schedules for ``actors`` actors (workers + the channel and the work
+    queue): PCT, the sticky walk or the lagging walk, change points and lag windows
+    within ``steps``. The family and its parameters come from a few bytes (zero: PCT
+    of depth 1), the walk's :data:`~ccwfuzz.program.generate.WALK` choices from one
+    seed, so shrinking a schedule takes a few steps, not one per walk choice.
+
+    Example:
+        >>> from hypothesis import given, settings
+        >>> @settings(max_examples=20)
+        ... @given(schedules(actors=4))
+        ... def test_a_policy(s):
+        ...     assert s.policy.value in ("pct", "walk", "lag")
+        >>> test_a_policy()
+    """
+    return st.builds(
+        lambda head, seed: schedule(ByteSource(head), actors, steps, walk_length=WALK,
+                                    walk_range=256, walk=RandomSource(seed)),
+        st.binary(max_size=SCHEDULE_HEAD), u32,
+    )  # fmt: skip
+
+
 def programs(mode: str = "valid", workers: int = 3, ops: int = 8, subchannels: int = 2,
              target: str = "reference", events: int = 2) -> st.SearchStrategy[Program]:  # fmt: skip
     """Whole programs, built by the generator the fuzzer decodes its inputs with
@@ -210,9 +347,10 @@ def programs(mode: str = "valid", workers: int = 3, ops: int = 8, subchannels: i
     Laid out for Hypothesis' shrinker: each op and each hardware event is one list
     element whose choices are one byte string read by a
     :class:`~ccwfuzz.choices.ByteSource` (shorter and lower bytes are plainer ops, as
-    for the fuzzer), so deleting an element deletes exactly one op and moves nothing
-    else; the walk's 54 choices come from one seed. A failing program shrinks to about
-    the size ``ccwfuzz minimize`` reaches (``tests/integration/test_shrinking.py``).
+    for the fuzzer), so deleting an element deletes exactly one op; event times and
+    change points are drawn within a span fixed by the shape, so deleting an op moves
+    none of them; the walk's choices come from one seed. A failing program shrinks to
+    about the size ``ccwfuzz minimize`` reaches (``tests/integration/test_shrinking.py``).
 
     Example:
         >>> from hypothesis import given, settings
@@ -222,14 +360,13 @@ def programs(mode: str = "valid", workers: int = 3, ops: int = 8, subchannels: i
         ...     assert len(p.workers) == 1 and len(p.workers[0]) <= 2 + 2
         >>> test_one_worker()
     """
-    if mode not in MODES:
-        raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
+    _mode(mode)
     # where timed events and change points go: from the shape, not from the ops drawn,
     # so deleting an op moves no event and no change point (as in the fuzzer's decoder)
     steps = STEPS_PER_OP * workers * (ops + subchannels)
-    spread = max(1, steps // (1 + events // 2))
-    op_bytes = st.lists(st.binary(min_size=OP_MIN_BYTES, max_size=OP_BYTES), max_size=ops)
-    event_bytes = st.lists(st.binary(max_size=8), max_size=events)
+    op_bytes = st.lists(_op_bytes(), max_size=ops)
+    channel = hardware_events(subchannels, events, steps)
+    scheds = schedules(workers + 2, steps)
 
     @st.composite
     def build(draw: st.DrawFn) -> Program:
@@ -246,15 +383,7 @@ def programs(mode: str = "valid", workers: int = 3, ops: int = 8, subchannels: i
                 worker.append(worker_op(ByteSource(raw), subchannels, m, w, starts))
                 starts += worker[-1].kind == "ssch"
             ws.append(opening + tuple(worker))
-        hw: list[HwEvent] = []
-        at = 0
-        for raw in draw(event_bytes):
-            at = hw_event(ByteSource(raw), subchannels, spread, at, hw)
-        head = ByteSource(draw(st.binary(max_size=SCHEDULE_HEAD)))
-        walk = RandomSource(draw(u32))
-        sched = schedule(head, workers + 2, steps, walk_length=WALK, walk_range=256,
-                         walk=walk)  # fmt: skip
         return Program(target=target, subchannels=subchannels, workers=tuple(ws),
-                       channel=tuple(hw), schedule=sched)  # fmt: skip
+                       channel=tuple(draw(channel)), schedule=draw(scheds))  # fmt: skip
 
     return build()
