@@ -31,7 +31,11 @@ import psutil
 
 PREFIX = "ccwfuzz"
 SHM_DIR = "/dev/shm"
-_NAME_RE = re.compile(rf"^{PREFIX}-(\d+)-([0-9a-f]+)-[0-9a-f]+$")
+#: ``ccwfuzz-<pid>-<start token>-[<pytest-xdist worker>-]<random>``: the owner, so a
+#: sweep can tell a dead owner's segment, and under xdist the worker (``gw0``) whose test
+#: made it.
+_NAME_RE = re.compile(rf"^{PREFIX}-(\d+)-([0-9a-f]+)-(?:gw\d+-)?[0-9a-f]+$")
+_XDIST = re.compile(r"^gw\d+$")
 
 _lock = threading.Lock()
 _owned: dict[str, tuple[int, shared_memory.SharedMemory]] = {}
@@ -46,10 +50,17 @@ def _start_token(pid: int) -> str | None:
 
 
 def make_name() -> str:
-    """A fresh segment name owned by this process."""
+    """A fresh segment name owned by this process (and naming its pytest-xdist worker).
+
+    Example:
+        >>> make_name().startswith(f"ccwfuzz-{os.getpid()}-")
+        True
+    """
     pid = os.getpid()
     token = _start_token(pid) or "0"
-    return f"{PREFIX}-{pid}-{token}-{secrets.token_hex(4)}"
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    tag = f"{worker}-" if _XDIST.match(worker) else ""
+    return f"{PREFIX}-{pid}-{token}-{tag}{secrets.token_hex(4)}"
 
 
 def owner_alive(name: str) -> bool:

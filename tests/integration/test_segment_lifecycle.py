@@ -168,3 +168,21 @@ def test_no_segments_left_by_this_module() -> None:
     time.sleep(0.05)
     mine = [n for n in list_segments() if n.split("-")[1] == str(os.getpid())]
     assert mine == []
+
+
+def test_a_segment_names_its_xdist_worker_and_is_still_swept(monkeypatch):
+    from ccwfuzz.device.segment import make_name
+
+    monkeypatch.setenv("PYTEST_XDIST_WORKER", "gw7")
+    name = make_name()
+    assert f"-{os.getpid()}-" in name and "-gw7-" in name
+    assert owner_alive(name)  # ours, and we run
+    monkeypatch.setenv("PYTEST_XDIST_WORKER", "../../etc")  # not a worker id: left out
+    assert "etc" not in make_name() and "/" not in make_name()
+    dead = Path(SHM_DIR) / "ccwfuzz-99999997-0-gw3-deadbeef"
+    dead.write_bytes(b"")
+    try:
+        assert dead.name in list_segments() and not owner_alive(dead.name)
+        assert dead.name in sweep_stale() and not dead.exists()
+    finally:
+        dead.unlink(missing_ok=True)
