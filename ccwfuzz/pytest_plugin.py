@@ -269,12 +269,13 @@ def ccwfuzz_css() -> Iterator[Any]:
 
 @pytest.fixture
 def ccwfuzz_pool(request: pytest.FixtureRequest) -> Iterator[Any]:
-    """A persistent actor pool for the test's target and program shape, closed (no
-    process or segment left) after the test."""
+    """A persistent actor pool for the test's target and program shape, recording
+    coverage features (block coverage of the driver and the channel code, domain
+    signal), closed (no process or segment left) after the test."""
     from ccwfuzz.exec import Pool
 
     m = _marked(request)
-    with Pool(m.target, m.subchannels, m.workers) as pool:
+    with Pool(m.target, m.subchannels, m.workers, coverage=True) as pool:
         yield pool
 
 
@@ -316,6 +317,7 @@ class Outcome:
     replayed: int = 0
     runs: int = 0
     seconds: float = 0.0
+    coverage: int = 0  # coverage features the search's runs reached
     rule: str | None = None
     key: tuple[str, ...] | None = None
     reproducer: Path | None = None
@@ -364,6 +366,7 @@ class CcwfuzzSession:
             r = search(self.pool, m.rule, budget=10**9, seed=self.seed, mode=Mode(m.mode),
                        seconds=self.seconds, max_steps=20_000, draw=m.draw)  # fmt: skip
             out.runs, out.seconds = r.runs, r.seconds
+            out.coverage = len(r.stats.features)
             if r.found is not None and r.program is not None:
                 found = (r.program, r.found.key, r.token)
         if found is not None:
@@ -431,6 +434,7 @@ class CcwfuzzSession:
             "replayed": out.replayed,
             "runs": out.runs,
             "exec_per_s": round(out.exec_per_s, 1),
+            "coverage": out.coverage,
             "findings": int(out.key is not None),
         }
         if out.rule:
@@ -491,7 +495,7 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     for nodeid, p in sorted(rows):
         tr.write_line(f"{nodeid}: {p.get('target')} seed {p.get('seed')}: "
                       f"{p.get('replayed', 0)} replayed, {p.get('runs', 0)} runs "
-                      f"({p.get('exec_per_s', 0)}/s), "
+                      f"({p.get('exec_per_s', 0)}/s), {p.get('coverage', 0)} features, "
                       f"{p.get('findings', 0)} finding(s)")  # fmt: skip
     runs = sum(int(p.get("runs", 0)) for _, p in rows)
     found = sum(int(p.get("findings", 0)) for _, p in rows)

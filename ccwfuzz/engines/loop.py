@@ -95,6 +95,8 @@ class Stats:
     findings: int = 0
     #: Rules that judged at least one run (the others lacked the records they need).
     judged: set[str] = dataclasses.field(default_factory=set)
+    #: Coverage features the runs reached (empty unless the executor records them).
+    features: set[int] = dataclasses.field(default_factory=set)
 
     def never_judged(self) -> list[str]:
         """Rules no run could judge: "0 findings" says nothing about them."""
@@ -236,6 +238,8 @@ class Session:
         result = self.executor.run(request)
         self.stats.runs += 1
         self.stats.ops += sum(len(w) for w in program.workers)
+        if result.signal:
+            self.stats.features.update(result.signal)
         if result.inconclusive:
             self.stats.inconclusive += 1
             self.stats.lost += result.outcome == Outcome.LOST

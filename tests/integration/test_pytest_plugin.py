@@ -62,6 +62,11 @@ def test_a_marked_zoo_test_fails_with_its_finding(project: Path) -> None:
     junit = (project / "junit.xml").read_text()
     assert '<property name="ccwfuzz_rule" value="driver.retcode"' in junit
     assert re.search(r'<property name="ccwfuzz_runs" value="[1-9]\d*"', junit)
+    # the reference test searched its whole time: its runs reached coverage features
+    assert re.search(
+        r"test_reference: reference seed \d+: .* runs \(\S+/s\), [1-9]\d* features", out
+    )
+    assert re.search(r'<property name="ccwfuzz_coverage" value="[1-9]\d*"', junit)
     replay = subprocess.run([sys.executable, "-m", "ccwfuzz", "replay", repro.group(1)],
                             capture_output=True, text=True, timeout=120)  # fmt: skip
     assert "driver.retcode" in replay.stdout, replay.stdout + replay.stderr
