@@ -72,3 +72,33 @@ def test_hypothesis_shrinks_about_as_far_as_ccwfuzz_minimize(member):
     for _, found, by_hypothesis, by_minimize in sizes:
         assert by_hypothesis <= by_minimize + 1, sizes
         assert by_hypothesis < found, sizes
+
+
+def test_a_hypothesis_failure_is_one_replay_command_away():
+    import re
+    import subprocess
+    import sys
+
+    from ccwfuzz.testing import assert_clean
+
+    target = "zoo:boxed-busy"
+    with Pool(target, subchannels=SUBCHANNELS, workers=WORKERS) as pool:
+
+        @seed(1)
+        @settings(max_examples=200, deadline=None, database=None,
+                  phases=[Phase.generate, Phase.shrink],
+                  suppress_health_check=list(HealthCheck))  # fmt: skip
+        @given(programs(workers=WORKERS, subchannels=SUBCHANNELS, target=target))
+        def clean(program: Program) -> None:
+            assert_clean(program, pool=pool, rule="driver.retcode", max_steps=MAX_STEPS)
+
+        with pytest.raises(AssertionError) as failed:
+            clean()
+    message = str(failed.value)
+    assert message.startswith("[driver.retcode] on zoo:boxed-busy:"), message
+    ops = int(re.search(r", (\d+) ops\n", message).group(1))
+    assert ops <= 4, message  # what Hypothesis shrank it to
+    token = re.search(r"ccwfuzz replay (ccw1\.\S+)", message).group(1)
+    replay = subprocess.run([sys.executable, "-m", "ccwfuzz", "replay", token],
+                            capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert replay.returncode == 1 and "driver.retcode" in replay.stdout, replay.stdout

@@ -3,11 +3,13 @@ Hypothesis strategies, and must find the early free we planted."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from ccwfuzz.strategies import programs
 from hypothesis import HealthCheck, Phase, given, settings
 
-from ccwfuzz.testing import check
+from ccwfuzz.testing import assert_clean
 
 BUGGY = "outside_driver:EarlyFree"
 FIXED = "outside_driver:Fixed"
@@ -37,8 +39,6 @@ def pool():
 
 
 def test_hypothesis_finds_the_early_free_too(pool):
-    failing = []  # the failing programs Hypothesis ran; it ends with its smallest
-
     @settings(
         max_examples=3000,
         deadline=None,
@@ -49,13 +49,14 @@ def test_hypothesis_finds_the_early_free_too(pool):
     )
     @given(programs("valid", workers=3, ops=8, subchannels=2, target=BUGGY))
     def early_free_survives(program):
-        fired = [f for f in check(program, pool=pool) if f.rule == "driver.cp-free-final"]
-        if fired:
-            failing.append(program)
-        assert not fired
+        assert_clean(program, pool=pool, rule="driver.cp-free-final")
 
-    with pytest.raises(AssertionError):
+    with pytest.raises(AssertionError) as failed:
         early_free_survives()
-    # Hypothesis shrank what it found to a handful of ops: a start, the interrupt's
-    # wait and what it needs (ccwfuzz minimize gets 2 or 3)
-    assert failing[-1].op_count() <= 4, failing[-1]
+    # what Hypothesis reports is its smallest failing program, with a replay token:
+    # "[driver.cp-free-final] on outside_driver:EarlyFree: ..., 2 ops
+    #    replay: ccwfuzz replay ccw1...."
+    message = str(failed.value)
+    assert message.startswith("[driver.cp-free-final]") and "ccwfuzz replay ccw1." in message
+    ops = int(re.search(r", (\d+) ops\n", message).group(1))
+    assert ops <= 4, message  # shrunk to a handful of ops (ccwfuzz minimize gets 2 or 3)
