@@ -91,10 +91,10 @@ def minimized(source: str | Program, *, rule: str | None = None, seconds: float 
 @dataclasses.dataclass(frozen=True)
 class Outcome:
     """How a :func:`fuzz` session or a :func:`run_campaign` ended: its exit code (as the
-    command's: 0 nothing new, 1 new findings, 3 the tool failed), the finding files it
-    saved (a campaign's: the reproducers of its new findings), and its output folder
-    (a campaign's report is ``out / "index.html"``); ``summary`` is a campaign's
-    ``summary.json``."""
+    command's: 0 nothing new, 1 new findings, 3 the campaign failed, 130 interrupted),
+    the finding files it saved (a campaign's: the reproducers of its new findings), and
+    its output folder (a campaign's report is ``out / "index.html"``); ``summary`` is a
+    campaign's ``summary.json``."""
 
     code: int
     findings: tuple[Path, ...]
@@ -143,9 +143,9 @@ def fuzz(target: str = "reference", *, seconds: float = 60.0, out: str | os.Path
     return Outcome(code, tuple(sv.new_findings), Path(out))
 
 
-def run_campaign(targets: Sequence[str] = ("reference",), *, out: str | os.PathLike[str],
-             profile: str = "dev", name: str | None = None, quiet: bool = True,
-             **settings: Any) -> Outcome:  # fmt: skip
+def run_campaign(targets: str | Sequence[str] = ("reference",), *,
+                 out: str | os.PathLike[str], profile: str = "dev", name: str | None = None,
+                 quiet: bool = True, **settings: Any) -> Outcome:  # fmt: skip
     """A campaign over ``targets``, as ``ccwfuzz campaign`` runs it: regression
     replay, fuzzing and free stress per target, triage of the new findings, and the
     reports (``index.html``, ``summary.json``, ``junit.xml``) in ``out``. ``settings``
@@ -168,7 +168,7 @@ def run_campaign(targets: Sequence[str] = ("reference",), *, out: str | os.PathL
     from ccwfuzz.driver import resolve as resolve_target
     from ccwfuzz.fuzzing import slug
 
-    cli: dict[str, Any] = {"targets": tuple(targets)}
+    cli: dict[str, Any] = {"targets": (targets,) if isinstance(targets, str) else tuple(targets)}
     for key, value in settings.items():
         if key not in BY_NAME or key == "targets":
             raise ValueError(f"campaign: unknown setting {key!r} ({', '.join(sorted(BY_NAME))})")
