@@ -15,44 +15,20 @@ import pytest
 from ccwfuzz.strategies import programs
 from hypothesis import HealthCheck, Phase, given, seed, settings
 
+from ccwfuzz.bench.hypothesis_shrink import (
+    MAX_STEPS,
+    SUBCHANNELS,
+    WORKERS,
+    fired,
+    hypothesis_shrinks,
+)
 from ccwfuzz.driver.zoo import MEMBERS
-from ccwfuzz.engines.reproduce import judge_once, same_finding
+from ccwfuzz.engines.reproduce import same_finding
 from ccwfuzz.exec import Pool
 from ccwfuzz.minimize import minimize
 from ccwfuzz.program import Program, dumps, loads
 
 SEEDS = (1, 2, 3)
-WORKERS, SUBCHANNELS, MAX_STEPS = 3, 2, 20_000
-
-
-def _fired(pool: Pool, program: Program, rule: str) -> tuple[str, ...] | None:
-    judged = judge_once(pool, program, max_steps=MAX_STEPS)
-    hits = [f for f in judged.findings if f.rule == rule] if judged is not None else []
-    return hits[0].key if hits else None
-
-
-def hypothesis_shrinks(pool: Pool, target: str, rule: str, at: int
-                       ) -> tuple[Program, tuple[str, ...], Program]:  # fmt: skip
-    """The first failing program Hypothesis met under seed ``at``, its finding's key,
-    and the program Hypothesis shrank the failure to (the last one it ran: Hypothesis
-    ends by replaying its minimal example)."""
-    failing: list[tuple[Program, tuple[str, ...]]] = []
-
-    @seed(at)
-    @settings(max_examples=1000, deadline=None, database=None,
-              phases=[Phase.generate, Phase.shrink],
-              suppress_health_check=list(HealthCheck))  # fmt: skip
-    @given(programs("valid", workers=WORKERS, ops=8, subchannels=SUBCHANNELS, target=target))
-    def never_fires(program: Program) -> None:
-        key = _fired(pool, program, rule)
-        if key is not None:
-            failing.append((program, key))
-        assert key is None, rule
-
-    with pytest.raises(AssertionError):
-        never_fires()
-    (first, key), (shrunk, _) = failing[0], failing[-1]
-    return first, key, shrunk
 
 
 @pytest.mark.parametrize("member", ["boxed-busy", "single-irb-slot"])
@@ -61,11 +37,13 @@ def test_hypothesis_shrinks_about_as_far_as_ccwfuzz_minimize(member):
     sizes = []
     with Pool(target, subchannels=SUBCHANNELS, workers=WORKERS) as pool:
         for at in SEEDS:
-            first, key, shrunk = hypothesis_shrinks(pool, target, rule, at)
+            got = hypothesis_shrinks(pool, target, rule, at)
+            assert got is not None, f"seed {at}: Hypothesis found no failure"
+            first, shrunk = got["first"], got["shrunk"]
             # what Hypothesis reports is an ordinary program: saved and loaded again, it
             # still fires the same finding
-            assert _fired(pool, loads(dumps(shrunk)), rule) is not None
-            holds = same_finding(lambda t, s, w: pool, key, max_steps=MAX_STEPS)
+            assert fired(pool, loads(dumps(shrunk)), rule) is not None
+            holds = same_finding(lambda t, s, w: pool, got["key"], max_steps=MAX_STEPS)
             small = minimize(first, holds, max_calls=2000).program
             sizes.append((at, first.op_count(), shrunk.op_count(), small.op_count()))
     # (seed, ops found, ops after Hypothesis' shrinking, ops after ccwfuzz minimize)
