@@ -245,12 +245,12 @@ def idals(mode: str = "valid", width: int = 8, block: int = 4096,
 
     @st.composite
     def hostile(draw: st.DrawFn) -> bytes:
-        words = [draw(first), *draw(st.lists(later, min_size=1, max_size=max_idaws - 1))]
+        rest = draw(st.lists(later, min_size=min(1, max_idaws - 1), max_size=max_idaws - 1))
+        words = [draw(first), *rest]
         k = draw(st.integers(0, len(words) - 1))
         how = draw(st.sampled_from(["off-boundary", "bit0", "beyond", "ragged", "random"]))
-        if how == "off-boundary":
-            k = max(k, 1)
-            words[k] += draw(st.integers(1, block - 1))
+        if how == "off-boundary" and len(words) > 1:  # only a later IDAW has a boundary
+            words[max(k, 1)] += draw(st.integers(1, block - 1))
         elif how == "bit0":
             words[k] |= 1 << (8 * width - 1)
         elif how == "beyond":
@@ -278,10 +278,13 @@ def ops(mode: str = "valid", subchannels: int = 2, worker: int = 0
         >>> test_on_a_subchannel()
     """
     _mode(mode)
-    return _op_bytes().flatmap(
-        lambda raw: from_choices(lambda src: worker_op(ByteSource(raw), subchannels,
-                                                       resolve_mode(src, mode), worker))
-    )  # fmt: skip
+
+    @st.composite
+    def one(draw: st.DrawFn) -> Op:
+        m = resolve_mode(HypothesisSource(draw), mode)
+        return worker_op(ByteSource(draw(_op_bytes())), subchannels, m, worker)
+
+    return one()
 
 
 def _op_bytes() -> st.SearchStrategy[bytes]:

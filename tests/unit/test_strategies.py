@@ -91,3 +91,10 @@ def test_the_simplest_program_is_every_worker_doing_nothing():
     assert p.workers == ((), (), ()) and p.channel == () and p.schedule.policy == Policy.PCT
     big = find(programs(workers=2, ops=4), lambda p: all(len(w) >= 4 for w in p.workers))
     assert all(len(w) <= 4 + 2 for w in big.workers)  # ops plus the opens, never more
+
+
+def test_a_one_idaw_list_can_still_be_hostile():
+    one = idals("anything", width=8, block=4096, max_idaws=1)
+    bad = find(one, lambda b: len(b) != 8 or _words(b, 8)[0] >= GUEST_TOP,
+               settings=settings(max_examples=500, database=None))  # fmt: skip
+    assert len(bad) <= 8
