@@ -47,7 +47,7 @@ def hypothesis_shrinks(executor: Executor, target: str, rule: str, at: int,
     failure to (``shrunk``: the last one it ran, as it ends by replaying its minimal
     example) and the examples it ran until the first failure; None if it found none."""
     # installed from strategies/, which mypy checks on its own (as the top-level "strategies")
-    from ccwfuzz.strategies import programs  # type: ignore[import-not-found]
+    from ccwfuzz.strategies import programs
 
     failing: list[tuple[Program, tuple[str, ...]]] = []
     calls = [0, 0]  # examples run, of which before the first failure
