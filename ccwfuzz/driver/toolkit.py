@@ -87,8 +87,7 @@ class Toolkit:
         is recorded as a use after free and reads NOT_OPER."""
         ctx.point(hot=1)  # an FSM state access: where windows open
         raw = self.w[self.d(sch) + D_STATE]
-        if raw == POISON_WORD:
-            ctx.record(Ev.POISON_READ, sch, 4 * (self.d(sch) + D_STATE))
+        self.freed(ctx, sch, D_STATE)
         return State(raw) if raw in _STATES else State.NOT_OPER
 
     def set_state(
@@ -173,7 +172,9 @@ class Toolkit:
 
     # ---- toolkit: channel programs ----------------------------------------------------
     def cp_live(self, sch: int) -> bool:
-        return bool(self.w[self.d(sch) + D_CP_INIT])
+        """A channel program is initialized (freed private state holds none, E17)."""
+        raw = self.w[self.d(sch) + D_CP_INIT]
+        return bool(raw) and raw != POISON_WORD
 
     def cp_gen(self, sch: int) -> int:
         """Generation of the live (or last) channel program of ``sch`` (1, 2, ...)."""
@@ -219,6 +220,8 @@ class Toolkit:
         w, d = self.w, self.d(sch)
         if not w[d + D_CP_INIT]:
             return False
+        if self.freed(ctx, sch, D_CP_INIT):  # E17: no program to free in freed state
+            return False
         ctx.point()
         w[d + D_CP_INIT] = 0
         if unpin:
@@ -259,7 +262,7 @@ class Toolkit:
         slot = gen % SLOTS_PER_SCH
         w, d = self.w, self.d(sch)
         n = w[d + D_PINNED + slot]
-        if not n:
+        if not n or self.freed(ctx, sch, D_PINNED + slot):
             return 0
         first = (sch * SLOTS_PER_SCH + slot) * FRAMES_PER_CP
         for frame in range(first, first + n):
@@ -267,6 +270,17 @@ class Toolkit:
         w[d + D_PINNED + slot] = 0
         ctx.record(Ev.UNPIN, sch, gen, n)
         return int(n)
+
+    def freed(self, ctx: Context, sch: int, word: int) -> bool:
+        """Whether private word ``word`` of ``sch`` holds the slab poison: the path
+        reading it runs on freed private state (spec E17). The read is recorded as a
+        use after free, and the caller must not go on with the value: a poisoned count
+        or address drives a loop or a copy nowhere a kernel would survive."""
+        addr = self.d(sch) + word
+        if self.w[addr] != POISON_WORD:
+            return False
+        ctx.record(Ev.POISON_READ, sch, 4 * addr)
+        return True
 
     def pinned(self, sch: int, gen: int | None = None) -> int:
         """Pages pinned for generation ``gen`` of ``sch`` (default: the one being built)."""

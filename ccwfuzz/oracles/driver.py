@@ -12,6 +12,7 @@ from ccwfuzz.sync import Outcome
 from ccwfuzz.sync.history import Ev, Instr, Record, signed
 
 WRITE_OP = OPS.index("write") + 1
+REMOVE_OP = OPS.index("remove") + 1
 NOT_OPERATIONAL = HW_EVENTS.index("not_operational") + 1
 EBADF = K.EBADF
 IO_REQ_IDLE_RETS = {
@@ -393,8 +394,8 @@ def final_delivered(view: RunView) -> list[Finding]:
     """Liveness, judged when a run completed (channel and work queue quiet): every
     final solicited interruption the top half took on an open device was processed by
     the bottom half (a ``TODO`` record for that status) and its IRB put into the I/O
-    region for userspace (``IRB_STORE``), unless the device was closed, reset or went
-    NOT_OPER meanwhile (STANDBY or NOT_OPER: nothing reaches userspace, E16). An IRB
+    region for userspace (``IRB_STORE``), unless the device was closed, reset, removed or
+    went NOT_OPER meanwhile (STANDBY or NOT_OPER: nothing reaches userspace, E16). An IRB
     overwritten in a single private slot before ``io_todo`` ran (H1) leaves the cp
     CP_PENDING until close."""
     if view.outcome != Outcome.DONE:
@@ -402,12 +403,17 @@ def final_delivered(view: RunView) -> list[Finding]:
     owed: list[list[tuple[Record, str, State]]] = [[] for _ in range(view.nsch)]
     undelivered = [0] * view.nsch
     closed = (State.STANDBY, State.NOT_OPER)
-    for r, op, states in view.of(Ev.INTERRUPT, Ev.TODO, Ev.IRB_STORE, Ev.FSM):
+    removed = [False] * view.nsch  # no device left to deliver to
+    for r, op, states in view.of(Ev.INTERRUPT, Ev.TODO, Ev.IRB_STORE, Ev.FSM, Ev.OP_END):
         kind = r.kind
-        if kind not in (Ev.INTERRUPT, Ev.TODO, Ev.IRB_STORE, Ev.FSM):
+        if kind not in (Ev.INTERRUPT, Ev.TODO, Ev.IRB_STORE, Ev.FSM, Ev.OP_END):
             continue
         sch = r.arg("sch")
-        if not 0 <= sch < view.nsch:
+        if not 0 <= sch < view.nsch or removed[sch]:
+            continue
+        if kind == Ev.OP_END:
+            if r.arg("op") == REMOVE_OP and r.arg("result") == 0:
+                removed[sch], owed[sch], undelivered[sch] = True, [], 0
             continue
         if kind == Ev.FSM:
             if r.arg("new") in closed:

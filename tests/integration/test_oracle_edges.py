@@ -17,9 +17,11 @@ from ccwfuzz.engines import search
 from ccwfuzz.engines.conformance import check_driver
 from ccwfuzz.exec import DriverStartError, Pool
 from ccwfuzz.oracles import RunView, check, not_judged
+from ccwfuzz.program import RunRequest, loads
 from ccwfuzz.program.ops import OPS
 from ccwfuzz.sync import Outcome
 from ccwfuzz.sync.history import Ev, Instr, Record
+from ccwfuzz.testing import check as check_program
 
 TESTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FINAL = S.FC_START | S.SC_PRIMARY | S.SC_SECONDARY | S.SC_PENDING
@@ -119,6 +121,27 @@ def test_check_driver_reports_records_dropped_as_malformed() -> None:
     with Pool("drivers.incomplete:BadEvent", subchannels=1, workers=2) as pool:
         report = check_driver(pool, resolve("drivers.incomplete:BadEvent"))
     assert any("out-of-range fields were dropped" in p for p in report.problems)
+
+
+# Open, start, remove: the interrupt's bottom half then runs on the freed private state,
+# whose deferred-free flag, cp-initialized flag and pinned-page count all read 0x6b6b6b6b.
+REMOVED_UNDER_TODO = """{"format": "ccwfuzz.program", "version": 2, "target": "zoo:remove-uaf",
+ "subchannels": 2, "workers": [[{"op": "open", "sch": 1}, {"op": "ssch", "sch": 1,
+ "idal": "00000000"}, {"op": "remove", "sch": 1}]], "channel": [],
+ "schedule": {"policy": "pct", "priorities": [0, 1, 2], "changes": [1]}}"""
+
+
+@pytest.mark.fires("memory.poison-read")
+def test_a_path_on_freed_private_state_stops_at_the_poison_instead_of_looping() -> None:
+    """Spec E17: a poisoned count once drove the bottom half through 1.8e9 unpins with
+    no scheduling point, so the run ended only at its 10 s wall-clock limit, as an
+    inconclusive hang, and the use after free went unreported."""
+    program = loads(REMOVED_UNDER_TODO)
+    with Pool("zoo:remove-uaf", subchannels=2, workers=1) as pool:
+        r = pool.run(RunRequest(program))
+        findings = check_program(program, pool=pool)
+    assert r.outcome == Outcome.DONE, r.outcome
+    assert [f.rule for f in findings] == ["memory.poison-read"], findings
 
 
 def _cli(*args: str, pythonpath: str = TESTS) -> subprocess.CompletedProcess[str]:
