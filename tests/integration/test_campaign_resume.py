@@ -70,13 +70,16 @@ def test_killed_mid_fuzz_then_resumed(tmp_path: Path) -> None:
     out = tmp_path / "ref"
     p = _start("--out", str(out), "--time", "16", "--stress-share", "0.2")
 
-    def fuzzing() -> bool:
-        for status in out.glob("runs/1/fuzz/*/shards/0.json"):
+    def fuzzing() -> bool:  # the saved figures, not a shard's status: the kill must find them
+        try:
+            db = sqlite3.connect(out / "findings.db", timeout=5)
             try:
-                return json.loads(status.read_text()).get("execs", 0) > 200
-            except (OSError, ValueError):
-                return False
-        return False
+                row = db.execute("SELECT data FROM figures WHERE campaign=1").fetchone()
+            finally:
+                db.close()
+        except sqlite3.Error:
+            return False
+        return row is not None and json.loads(row[0]).get("fuzz_execs", 0) > 200
 
     kids = _kill_when(p, fuzzing)
     assert kids and _all_gone(kids), "a shard or an actor outlived its campaign"
