@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -49,15 +50,21 @@ def _all_gone(procs: list[psutil.Process], timeout: float = 30) -> bool:
     return not alive
 
 
-def _phase(out: Path) -> str:
+def _row(out: Path, sql: str) -> tuple[Any, ...] | None:
+    """The first row ``sql`` reads from a running campaign's store, None if none yet."""
     try:
         db = sqlite3.connect(out / "findings.db", timeout=5)
         try:
-            row = db.execute("SELECT phase FROM campaigns ORDER BY id DESC").fetchone()
+            row: tuple[Any, ...] | None = db.execute(sql).fetchone()
         finally:
             db.close()
     except sqlite3.Error:
-        return ""
+        return None
+    return row
+
+
+def _phase(out: Path) -> str:
+    row = _row(out, "SELECT phase FROM campaigns ORDER BY id DESC")
     return row[0] if row else ""
 
 
@@ -71,14 +78,7 @@ def test_killed_mid_fuzz_then_resumed(tmp_path: Path) -> None:
     p = _start("--out", str(out), "--time", "16", "--stress-share", "0.2")
 
     def fuzzing() -> bool:  # the saved figures, not a shard's status: the kill must find them
-        try:
-            db = sqlite3.connect(out / "findings.db", timeout=5)
-            try:
-                row = db.execute("SELECT data FROM figures WHERE campaign=1").fetchone()
-            finally:
-                db.close()
-        except sqlite3.Error:
-            return False
+        row = _row(out, "SELECT data FROM figures WHERE campaign=1")
         return row is not None and json.loads(row[0]).get("fuzz_execs", 0) > 200
 
     kids = _kill_when(p, fuzzing)
